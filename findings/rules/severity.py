@@ -1,0 +1,182 @@
+"""Severity levels and the mappings from scanner vocabularies onto them.
+
+Pure Python: imported by the server and by the Django-free agent program.
+
+Mirrors the reference SDK (rediverio/sdk ``pkg/shared/severity/severity.go`` and the
+parsers under ``pkg/scanners``). Where the SDK would answer "unknown", the general
+``normalize_severity`` returns ``None`` so that callers can reject the value; the
+tool-specific helpers always answer a level, as the SDK parsers do.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """4 for critical down to 0 for info; compare ranks, never the strings."""
+        return _RANK[self]
+
+    @property
+    def score(self) -> float:
+        """The SDK's ``Score()``: a representative CVSS-like number per level."""
+        return _SCORE[self]
+
+
+_RANK: dict[Severity, int] = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+_SCORE: dict[Severity, float] = {
+    Severity.CRITICAL: 10.0,
+    Severity.HIGH: 7.5,
+    Severity.MEDIUM: 5.0,
+    Severity.LOW: 2.5,
+    Severity.INFO: 0.0,
+}
+
+# severity.FromString in the SDK; keys are upper-case because the SDK upper-cases input.
+_WORDS: dict[str, Severity] = {
+    "CRITICAL": Severity.CRITICAL,
+    "CRIT": Severity.CRITICAL,
+    "HIGH": Severity.HIGH,
+    "ERROR": Severity.HIGH,
+    "SEVERE": Severity.HIGH,
+    "MEDIUM": Severity.MEDIUM,
+    "MODERATE": Severity.MEDIUM,
+    "WARNING": Severity.MEDIUM,
+    "WARN": Severity.MEDIUM,
+    "MED": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+    "INFO": Severity.INFO,
+    "INFORMATIONAL": Severity.INFO,
+    "NOTE": Severity.INFO,
+    "NONE": Severity.INFO,
+}
+
+# Gitleaks has no severity of its own; the SDK parser files every leak as high.
+GITLEAKS_SEVERITY = Severity.HIGH
+
+
+def _word(value: object) -> str:
+    return value.strip().upper() if isinstance(value, str) else ""
+
+
+def normalize_severity(value: str | None) -> Severity | None:
+    """Map a tool's severity word onto a level, or ``None`` when the word is unknown."""
+    return _WORDS.get(_word(value))
+
+
+def severity_from_cvss(score: float) -> Severity:
+    """CVSS v3 bands: >=9 critical, >=7 high, >=4 medium, >0 low, otherwise info."""
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        raise TypeError(f"CVSS score must be a number, not {type(score).__name__}")
+    if math.isnan(score) or score < 0 or score > 10:
+        raise ValueError(f"CVSS score out of range 0-10: {score!r}")
+    return _cvss_band(float(score))
+
+
+def _cvss_band(score: float, *, codeql: bool = False) -> Severity:
+    if score >= 9.0:
+        return Severity.CRITICAL
+    if score >= 7.0:
+        return Severity.HIGH
+    if score >= 4.0:
+        return Severity.MEDIUM
+    # FromCVSS says "> 0" where the CodeQL parser says ">= 0.1": 0.05 differs, keep both.
+    if (score >= 0.1) if codeql else (score > 0):
+        return Severity.LOW
+    return Severity.INFO
+
+
+_SARIF_LEVELS: dict[str, Severity] = {
+    "ERROR": Severity.HIGH,
+    "WARNING": Severity.MEDIUM,
+    "NOTE": Severity.LOW,
+    "NONE": Severity.INFO,
+}
+
+
+def severity_from_sarif_level(level: str | None) -> Severity:
+    """SARIF ``level``; a missing or unknown level is medium (SARIF's own default is warning)."""
+    return _SARIF_LEVELS.get(_word(level), Severity.MEDIUM)
+
+
+_SEMGREP_IMPACT: dict[str, Severity] = {
+    "HIGH": Severity.CRITICAL,
+    "MEDIUM": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+}
+
+_SEMGREP_SEVERITY: dict[str, Severity] = {
+    "ERROR": Severity.HIGH,
+    "WARNING": Severity.MEDIUM,
+    "INFO": Severity.INFO,
+}
+
+
+def severity_from_semgrep(severity: str | None, impact: str | None = None) -> Severity:
+    """Semgrep: ``metadata.impact`` wins when it is HIGH/MEDIUM/LOW, else ``extra.severity``.
+
+    Beyond the SDK: newer Semgrep rules use CRITICAL/HIGH/MEDIUM/LOW as severities, which
+    the SDK would file as info; those go through the general vocabulary instead.
+    """
+    by_impact = _SEMGREP_IMPACT.get(_word(impact))
+    if by_impact is not None:
+        return by_impact
+    word = _word(severity)
+    return _SEMGREP_SEVERITY.get(word) or _WORDS.get(word) or Severity.INFO
+
+
+_CODEQL_LEVELS: dict[str, Severity] = {
+    "ERROR": Severity.HIGH,
+    "WARNING": Severity.MEDIUM,
+    "NOTE": Severity.LOW,
+}
+
+
+def severity_from_codeql(
+    security_severity: str | float | None, level: str | None = None
+) -> Severity:
+    """CodeQL: the rule's ``security-severity`` score first, then the level (default info).
+
+    A score that does not parse, or lies outside 0-10, is ignored rather than trusted.
+    """
+    score: float | None = None
+    if isinstance(security_severity, str):
+        try:
+            score = float(security_severity.strip())
+        except ValueError:
+            score = None
+    elif isinstance(security_severity, int | float) and not isinstance(security_severity, bool):
+        score = float(security_severity)
+    if score is not None and math.isfinite(score) and 0 <= score <= 10:
+        return _cvss_band(score, codeql=True)
+    return _CODEQL_LEVELS.get(_word(level), Severity.INFO)
+
+
+_TRIVY: dict[str, Severity] = {
+    "CRITICAL": Severity.CRITICAL,
+    "HIGH": Severity.HIGH,
+    "MEDIUM": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+    "UNKNOWN": Severity.INFO,
+}
+
+
+def severity_from_trivy(word: str | None) -> Severity:
+    """Trivy's five words; UNKNOWN and anything unexpected become info, as in the SDK."""
+    return _TRIVY.get(_word(word), Severity.INFO)
