@@ -1,0 +1,176 @@
+"""Rediverio settings: one module, every value from the environment.
+
+Defaults give the embedded mode (SQLite under var/, the ORM broker) so that a newcomer
+runs the product with no server; production sets DATABASE_URL, REDIS_URL, SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from rediverio.lib.env import (
+    ImproperlyConfiguredEnv,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("REDIVERIO_VAR_DIR") or BASE_DIR / "var")
+
+try:
+    DEBUG = env_bool("DEBUG", default=False)
+    _secret_key = env_str("SECRET_KEY")
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    _database_url = env_str("DATABASE_URL")
+    if not _database_url:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _database_url = f"sqlite:///{VAR_DIR / 'rediverio.sqlite3'}"
+    DATABASES = {"default": parse_database_url(_database_url, base_dir=BASE_DIR)}
+    REDIS_URL = env_str("REDIS_URL") or None
+    Q_WORKERS = env_int("Q_WORKERS", default=2, minimum=1)
+except ImproperlyConfiguredEnv as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+
+if _secret_key:
+    SECRET_KEY = _secret_key
+elif DEBUG:
+    # Only for local development: a predictable key is harmless when DEBUG is on
+    # and the server listens on loopback.
+    SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
+else:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
+    "django_q",
+    "rediverio",
+    "findings",
+    "ingest",
+    "agents",
+    "scans",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "rediverio.middleware.CurrentTenantMiddleware",
+]
+
+ROOT_URLCONF = "rediverio.urls"
+WSGI_APPLICATION = "rediverio.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "rediverio.middleware.current_tenant",
+            ],
+        },
+    },
+]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process, the django-q2 cluster and a local agent share one file: WAL lets
+    # readers run beside the single writer, IMMEDIATE takes the write lock at BEGIN (no
+    # deadlock when two read-then-write transactions meet), and the timeout makes a
+    # writer wait for the lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", default=60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "rediverio.api_errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rediverio API",
+    "DESCRIPTION": "Scan orchestration, agent protocol and ingest.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# django-q2: the ORM broker in embedded mode, Redis when REDIS_URL is set.
+# timeout < retry so a slow task is killed before the broker hands it out again.
+Q_CLUSTER = {
+    "name": "rediverio",
+    "workers": Q_WORKERS,
+    "timeout": 300,
+    "retry": 360,
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 250,
+    "label": "Background jobs",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 1
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
+}

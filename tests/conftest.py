@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+
+def pytest_collection_modifyitems(config, items):
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs PostgreSQL; this run uses {connection.vendor} (set DATABASE_URL)"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
