@@ -1,0 +1,98 @@
+"""Tenancy: teams (tenants), their plan, and who belongs to them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinLengthValidator
+from django.db import models
+
+from rediverio.lib.db import check_constraint_for
+from rediverio.lib.ids import uuid7
+from rediverio.plans import MODULES, PLANS, UNLIMITED
+
+
+class Plan(models.TextChoices):
+    FREE = "free", "Free"
+    TEAM = "team", "Team"
+    BUSINESS = "business", "Business"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class Tenant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    slug = models.SlugField(max_length=64, unique=True, validators=[MinLengthValidator(2)])
+    name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.TEAM)
+    limits_override = models.JSONField(
+        default=dict, blank=True, help_text='Per-tenant limits, e.g. {"agent_limit": 10}.'
+    )
+    modules_override = models.JSONField(
+        default=dict, blank=True, help_text='Modules switched on or off, e.g. {"scans": false}.'
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tenants"
+        ordering = ["name"]
+        constraints = [check_constraint_for("plan", Plan, name="tenants_plan_valid")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def limit(self, name: str) -> int | None:
+        """The tenant's value of a plan limit; None means unlimited."""
+        value = self.limits_override.get(name, PLANS[self.plan]["limits"].get(name, UNLIMITED))
+        return None if value is None or int(value) == UNLIMITED else int(value)
+
+    @property
+    def modules(self) -> frozenset[str]:
+        enabled = set(PLANS[self.plan]["modules"])
+        for module, on in self.modules_override.items():
+            if module in MODULES:
+                (enabled.add if on else enabled.discard)(module)
+        return frozenset(enabled)
+
+    def has_module(self, module: str) -> bool:
+        return module in self.modules
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+class MembershipQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant) -> MembershipQuerySet:
+        return self.filter(tenant=tenant)
+
+
+class Membership(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        db_table = "memberships"
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="memberships_one_per_user"),
+            check_constraint_for("role", Role, name="memberships_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+    def has_role(self, at_least: Role) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[at_least]
