@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from rediverio.models import Membership, Tenant
+from rediverio.models import ApiToken, Membership, Tenant
 from rediverio.tenancy import TenantOwned
 
 
@@ -80,3 +80,15 @@ class MembershipAdmin(admin.ModelAdmin):
         if db_field.name == "tenant":
             kwargs["queryset"] = _tenants_of(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TenantScopedAdmin):
+    list_display = ("name", "prefix", "user", "tenant", "created_at", "last_used_at", "revoked_at")
+    search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user", "tenant")
+    readonly_fields = ("id", "prefix", "digest", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tokens are issued by `createapitoken`, which shows the secret once.
+        return False

@@ -9,6 +9,7 @@ from django.db import models
 from rediverio.lib.db import check_constraint_for
 from rediverio.lib.ids import uuid7
 from rediverio.plans import MODULES, PLANS, UNLIMITED
+from rediverio.tenancy import TenantOwned, TenantQuerySet
 
 
 class Plan(models.TextChoices):
@@ -96,3 +97,37 @@ class Membership(models.Model):
 
     def has_role(self, at_least: Role) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[at_least]
+
+
+class ApiTokenQuerySet(TenantQuerySet):
+    def usable(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(TenantOwned):
+    """A user's token for the management API in one tenant (CI pipelines, scripts).
+
+    It acts with its user's current role in that tenant; removing the membership
+    silences it. Only the SHA-256 digest and a visible prefix are stored.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        db_table = "api_tokens"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["prefix"], name="api_tokens_by_prefix")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

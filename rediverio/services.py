@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from rediverio.models import Membership, Plan, Role, Tenant
+from rediverio.api_auth import generate_api_token
+from rediverio.models import ApiToken, Membership, Plan, Role, Tenant
+from rediverio.secrets import digest_secret, visible_prefix
 
 
 @transaction.atomic
@@ -28,3 +30,18 @@ def membership_grant(*, tenant: Tenant, user: User, role: str = Role.MEMBER) -> 
         tenant=tenant, user=user, defaults={"role": role}
     )
     return membership
+
+
+def api_token_create(*, tenant: Tenant, user: User, name: str) -> tuple[ApiToken, str]:
+    """Issue a personal API token; returns the secret, which is not stored."""
+    if not Membership.objects.for_tenant(tenant).filter(user=user).exists():
+        raise ValueError(f"{user} is not a member of {tenant}")
+    secret = generate_api_token()
+    token = ApiToken.objects.create(
+        tenant=tenant,
+        user=user,
+        name=name,
+        prefix=visible_prefix(secret),
+        digest=digest_secret(secret),
+    )
+    return token, secret

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from agents.models import Agent, AgentKey, Command, CommandEvent
 from findings.models import Asset, AssetDependency, Component, Finding
-from rediverio.models import Membership, Tenant
+from rediverio.models import ApiToken, Membership, Tenant
 from scans.models import Scan, ScanProfile, ScanSession
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -47,6 +47,17 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     tenant = factory.SubFactory(TenantFactory)
     role = "member"
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    name = "ci"
+    prefix = "rdu_abcdefgh"
+    digest = factory.Sequence(lambda n: hashlib.sha256(f"token-{n}".encode()).hexdigest())
 
 
 class AssetFactory(factory.django.DjangoModelFactory):
@@ -171,6 +182,7 @@ class CommandEventFactory(factory.django.DjangoModelFactory):
 TENANT_OWNED_FACTORIES = {
     factory_class._meta.model: factory_class
     for factory_class in (
+        ApiTokenFactory,
         AssetFactory,
         FindingFactory,
         ComponentFactory,

@@ -13,10 +13,10 @@ from django.test import TestCase, override_settings
 
 from agents.models import Agent, AgentKey
 from findings.models import Asset
-from rediverio.models import Membership, Tenant
+from rediverio.models import ApiToken, Membership, Tenant
 from scans.models import ScanProfile
 from scans.profiles import SYSTEM_PROFILES
-from tests.factories import AgentFactory, TenantFactory
+from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
 
 
 def run(*args, **kwargs) -> str:
@@ -121,3 +121,23 @@ class SeedDemo(TestCase):
         self.assertTrue(User.objects.get(username="demo").check_password(password))
         self.assertIn(f"demo / {password}", run("seed_demo"))
         self.assertEqual((self.var / "demo-password").stat().st_mode & 0o777, 0o600)
+
+
+class CreateApiToken(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.tenant = TenantFactory(slug="acme")
+        cls.alice = UserFactory(username="alice")
+        MembershipFactory(user=cls.alice, tenant=cls.tenant, role="admin")
+
+    def test_it_prints_a_token_once_and_stores_only_its_digest(self):
+        secret = run("createapitoken", "--tenant=acme", "--user=alice", "--name=ci").split()[-1]
+        self.assertTrue(secret.startswith("rdu_"))
+        token = ApiToken.objects.for_tenant(self.tenant).get()
+        self.assertEqual(token.digest, hashlib.sha256(secret.encode()).hexdigest())
+        self.assertEqual((token.user, token.name), (self.alice, "ci"))
+
+    def test_only_members_get_a_token(self):
+        UserFactory(username="mallory")
+        with self.assertRaisesMessage(CommandError, "--user"):
+            run("createapitoken", "--tenant=acme", "--user=mallory")
