@@ -110,6 +110,10 @@ class Agent(TenantOwned):
     def __str__(self) -> str:
         return self.name
 
+    # An authenticated agent is DRF's `request.user` on the agent API.
+    is_authenticated = True
+    is_anonymous = False
+
 
 class AgentKeyQuerySet(TenantQuerySet):
     def usable(self) -> AgentKeyQuerySet:
@@ -134,6 +138,7 @@ class AgentKey(TenantOwned):
     class Meta:
         db_table = "agent_keys"
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["prefix"], name="agent_keys_by_prefix")]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.agent})"

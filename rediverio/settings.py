@@ -33,6 +33,18 @@ try:
     DATABASES = {"default": parse_database_url(_database_url, base_dir=BASE_DIR)}
     REDIS_URL = env_str("REDIS_URL") or None
     Q_WORKERS = env_int("Q_WORKERS", default=2, minimum=1)
+
+    # Agents and the command queue (agents/queue.py). Agents heartbeat every 30 s and
+    # count as offline after three missed beats; a polled command must be acknowledged
+    # within the ack timeout or it returns to the queue.
+    AGENT_OFFLINE_AFTER_SECONDS = env_int("AGENT_OFFLINE_AFTER_SECONDS", default=90, minimum=1)
+    COMMAND_ACK_TIMEOUT_SECONDS = env_int("COMMAND_ACK_TIMEOUT_SECONDS", default=120, minimum=1)
+    COMMAND_TTL_SECONDS = env_int("COMMAND_TTL_SECONDS", default=24 * 3600, minimum=60)
+    COMMAND_RETRY_BASE_SECONDS = env_int("COMMAND_RETRY_BASE_SECONDS", default=30, minimum=1)
+    COMMAND_RETRY_CAP_SECONDS = env_int("COMMAND_RETRY_CAP_SECONDS", default=3600, minimum=1)
+    COMMAND_RETENTION_DAYS = env_int("COMMAND_RETENTION_DAYS", default=7, minimum=1)
+    AGENT_POLL_MAX_LIMIT = env_int("AGENT_POLL_MAX_LIMIT", default=100, minimum=1)
+    AGENT_RATE_LIMIT = env_str("AGENT_RATE_LIMIT") or "100/s"
 except ImproperlyConfiguredEnv as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 
@@ -57,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "rediverio",
     "findings",
@@ -147,7 +160,27 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Scan orchestration, agent protocol and ingest.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files: the product runs offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AgentTypeEnum": "agents.models.AgentType",
+        "AgentStatusEnum": "agents.models.AgentStatus",
+        "AgentHealthEnum": "agents.models.AgentHealth",
+        "CommandTypeEnum": "agents.models.CommandType",
+        "CommandStatusEnum": "agents.models.CommandStatus",
+        "ReportedAgentStatusEnum": "agents.api.protocol.REPORTED_STATUSES",
+    },
 }
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # Per process: rate limits then hold per web worker, which is fine for one machine.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # django-q2: the ORM broker in embedded mode, Redis when REDIS_URL is set.
 # timeout < retry so a slow task is killed before the broker hands it out again.

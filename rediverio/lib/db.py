@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.fields.json import ContainedBy
 
 
 def check_constraint_for(
@@ -28,3 +29,21 @@ def text_choices_from(enum_cls: type, *, labels: dict[str, str] | None = None) -
 
 def _label(value: str) -> str:
     return value.replace("_", " ").capitalize()
+
+
+@models.JSONField.register_lookup
+class SubsetOf(ContainedBy):
+    """`tools__subset_of=["bandit", "semgrep"]`: every element of a JSON array of
+    strings is in the given list. PostgreSQL uses jsonb `<@` (index-friendly); SQLite,
+    which has no JSON containment, gets the same rule through json_each."""
+
+    lookup_name = "subset_of"
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        sql = (
+            f"NOT EXISTS (SELECT 1 FROM json_each({lhs}) AS needed "
+            f"WHERE needed.value NOT IN (SELECT offered.value FROM json_each({rhs}) AS offered))"
+        )
+        return sql, (*lhs_params, *rhs_params)
