@@ -1,13 +1,19 @@
-"""Writes on agents and their keys."""
+"""Writes on agents and their keys, and heartbeats."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
-from agents.auth import digest_agent_key, generate_agent_key, visible_prefix
-from agents.models import Agent, AgentKey, AgentStatus, AgentType
+from agents.auth import generate_agent_key
+from agents.models import Agent, AgentHealth, AgentKey, AgentStatus, AgentType, ExecutionMode
+from agents.queue import agent_commands_release
 from rediverio.models import Tenant
+from rediverio.secrets import digest_secret, visible_prefix
 
 MAX_ACTIVE_KEYS_PER_AGENT = 2
 
@@ -26,6 +32,8 @@ def agent_create(
     tenant: Tenant,
     name: str,
     type: str = AgentType.WORKER,
+    description: str = "",
+    execution_mode: str = ExecutionMode.DAEMON,
     capabilities: list[str] | None = None,
     tools: list[str] | None = None,
     labels: dict[str, str] | None = None,
@@ -47,6 +55,8 @@ def agent_create(
         tenant=tenant,
         name=name,
         type=type,
+        description=description,
+        execution_mode=execution_mode,
         capabilities=sorted(set(capabilities or [])),
         tools=sorted(set(tools or [])),
         labels=labels or {},
@@ -55,22 +65,90 @@ def agent_create(
     )
     agent.full_clean()
     agent.save()
-    return agent, agent_key_issue(agent=agent)
+    _, key = agent_key_issue(agent=agent)
+    return agent, key
 
 
 @transaction.atomic
-def agent_key_issue(*, agent: Agent, name: str = "") -> str:
+def agent_key_issue(*, agent: Agent, name: str = "") -> tuple[AgentKey, str]:
+    """Issue a key; returns it with its secret, which is not stored."""
     active = AgentKey.objects.for_tenant(agent.tenant).filter(agent=agent).usable()
     if active.count() >= MAX_ACTIVE_KEYS_PER_AGENT:
         raise TooManyAgentKeys(
             f"{agent.name} already has {MAX_ACTIVE_KEYS_PER_AGENT} active keys; revoke one first."
         )
-    key = generate_agent_key()
-    AgentKey.objects.create(
+    secret = generate_agent_key()
+    key = AgentKey.objects.create(
         tenant=agent.tenant,
         agent=agent,
-        prefix=visible_prefix(key),
-        digest=digest_agent_key(key),
+        prefix=visible_prefix(secret),
+        digest=digest_secret(secret),
         name=name,
     )
+    return key, secret
+
+
+HEALTH_BY_REPORTED_STATUS = {
+    "running": AgentHealth.ONLINE,
+    "": AgentHealth.ONLINE,
+    "error": AgentHealth.ERROR,
+    "stopping": AgentHealth.OFFLINE,
+    "stopped": AgentHealth.OFFLINE,
+}
+
+
+def agent_heartbeat(*, agent: Agent, report: dict[str, Any], now: datetime | None = None) -> Agent:
+    """Record a heartbeat: the agent is alive, with these metrics and tools.
+
+    One UPDATE, no read: heartbeats are the most frequent write in the system.
+    """
+    now = now or timezone.now()
+    fields: dict[str, Any] = {
+        "health": HEALTH_BY_REPORTED_STATUS[report.get("status", "")],
+        "last_seen_at": now,
+        "updated_at": now,
+    }
+    for name in ("version", "hostname", "region", "cpu_percent", "memory_percent", "active_jobs"):
+        if name in report:
+            fields[name] = report[name]
+    if "message" in report:
+        fields["status_message"] = report["message"][:500]
+    tools = report.get("tools", report.get("scanners"))
+    if tools is not None:
+        fields["tools"] = sorted({*tools, *report.get("collectors", [])})
+    if "capabilities" in report:
+        fields["capabilities"] = sorted(set(report["capabilities"]))
+    Agent.objects.filter(pk=agent.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(agent, name, value)
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
+    """Apply validated changes. Disabling or revoking an agent takes back its work, which
+    it could no longer report on."""
+    was_active = agent.status == AgentStatus.ACTIVE
+    for name, value in changes.items():
+        setattr(agent, name, value)
+    agent.save()
+    if was_active and agent.status != AgentStatus.ACTIVE:
+        agent_commands_release(agent=agent, reason=f"agent {agent.status}")
+    if agent.status == AgentStatus.REVOKED:
+        AgentKey.objects.for_tenant(agent.tenant).filter(agent=agent).usable().update(
+            revoked_at=timezone.now()
+        )
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent) -> None:
+    agent_commands_release(agent=agent, reason="agent deleted")
+    agent.delete()
+
+
+def agent_key_revoke(*, key: AgentKey) -> AgentKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
     return key

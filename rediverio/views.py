@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from agents.selectors import agents_by_health
 from findings.selectors import asset_count, open_findings_by_severity
+from rediverio.api_errors import error_body
 from scans.selectors import scans_by_status
 
 
@@ -25,3 +26,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "assets": asset_count(tenant=tenant),
     }
     return render(request, "home.html", context)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """API clients get the API's error shape; people get the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("NOT_FOUND", "No such endpoint or object."), status=404)
+    return render(request, "404.html", status=404)

@@ -1,0 +1,155 @@
+"""Wire shapes of the agent protocol and the agent management API."""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from agents.models import (
+    Agent,
+    AgentKey,
+    AgentStatus,
+    AgentType,
+    Command,
+    CommandPriority,
+    ExecutionMode,
+)
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+
+
+class CommandSerializer(serializers.ModelSerializer):
+    """A command as agents receive it (the reference SDK's Command)."""
+
+    priority = serializers.SerializerMethodField()
+    source_id = serializers.UUIDField(source="scan_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = Command
+        fields = [
+            "id",
+            "tenant_id",
+            "source_id",
+            "type",
+            "priority",
+            "payload",
+            "status",
+            "error_message",
+            "progress",
+            "attempts",
+            "max_attempts",
+            "created_at",
+            "expires_at",
+            "lease_expires_at",
+            "acknowledged_at",
+            "started_at",
+            "completed_at",
+            "result",
+        ]
+        read_only_fields = fields
+
+    def get_priority(self, command: Command) -> str:
+        return CommandPriority(command.priority).label
+
+
+def _slugs(values: list[str]) -> list[str]:
+    bad = [v for v in values if not SLUG.match(v)]
+    if bad:
+        raise serializers.ValidationError(
+            f"{', '.join(bad)}: use lower-case letters, digits, '.', '_', '+' or '-'."
+        )
+    return sorted(set(values))
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    capabilities = serializers.ListField(child=serializers.CharField(), required=False)
+    tools = serializers.ListField(child=serializers.CharField(), required=False)
+    labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    type = serializers.ChoiceField(choices=AgentType.choices, required=False)
+    execution_mode = serializers.ChoiceField(choices=ExecutionMode.choices, required=False)
+    status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
+    max_concurrent_jobs = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "name",
+            "description",
+            "type",
+            "execution_mode",
+            "status",
+            "health",
+            "capabilities",
+            "tools",
+            "labels",
+            "max_concurrent_jobs",
+            "version",
+            "hostname",
+            "region",
+            "cpu_percent",
+            "memory_percent",
+            "active_jobs",
+            "last_seen_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "health",
+            "version",
+            "hostname",
+            "region",
+            "cpu_percent",
+            "memory_percent",
+            "active_jobs",
+            "last_seen_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_capabilities(self, values: list[str]) -> list[str]:
+        return _slugs(values)
+
+    def validate_tools(self, values: list[str]) -> list[str]:
+        return _slugs(values)
+
+    def validate_status(self, status: str) -> str:
+        revoked = self.instance is not None and self.instance.status == AgentStatus.REVOKED
+        if revoked and status != AgentStatus.REVOKED:
+            raise serializers.ValidationError(
+                "A revoked agent stays revoked; register a new agent instead."
+            )
+        return status
+
+    def validate_labels(self, labels: dict[str, str]) -> dict[str, str]:
+        bad = [key for key in labels if not LABEL_KEY.match(key)]
+        if bad:
+            raise serializers.ValidationError(f"bad label key(s): {', '.join(bad)}")
+        return labels
+
+    def validate_name(self, name: str) -> str:
+        name = name.strip()
+        tenant = self.context["tenant"]
+        clash = Agent.objects.for_tenant(tenant).filter(name=name)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("An agent of this team already has this name.")
+        return name
+
+
+class AgentKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AgentKey
+        fields = ["id", "prefix", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class AgentPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AgentSerializer(many=True)
