@@ -1,0 +1,445 @@
+"""The ingest pipeline: the seed's seven steps (section 6), batch by batch.
+
+    1. targets → assets       normalise identifiers, detect providers, create or link
+                              (and lock them: writers of an asset's findings serialise)
+    2. fingerprint lookup     one SELECT per batch of BATCH findings
+    3. new vs existing        in memory (findings/lifecycle.py decides)
+    4+5. create and update    one INSERT … ON CONFLICT DO UPDATE per batch (an upsert:
+                              new rows are created, known ones refreshed, same statement)
+       resolve the missing    one UPDATE, for full runs only
+    6. dependencies           snapshot refresh per asset: delete, upsert components, link
+    7. asset stats            one aggregate, one update
+
+The number of queries depends on the number of batches, never on the number of findings
+within one (a test pins it). The whole ingest is one transaction: a report is stored
+completely or not at all. `pipeline.py` knows nothing of scans: the caller passes the
+scan session id and records the returned counts on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from findings.lifecycle import Sighting, on_sighting
+from findings.models import (
+    OPEN_STATUSES,
+    Asset,
+    AssetDependency,
+    Component,
+    Finding,
+    FindingStatus,
+)
+from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
+from findings.rules.categories import source_category_for_tool
+from findings.stats import assets_refresh_stats
+from ingest.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
+from rediverio.models import Tenant
+
+BATCH = 5000  # rows per lookup and per upsert statement
+
+# Columns a sighting refreshes. first_seen_at, created_at and the identity columns keep
+# the values of the first sighting.
+REFRESHED = [
+    "status",
+    "finding_type",
+    "source_category",
+    "tool_name",
+    "tool_version",
+    "rule_id",
+    "rule_name",
+    "title",
+    "description",
+    "severity",
+    "confidence",
+    "partial_fingerprints",
+    "file_path",
+    "start_line",
+    "end_line",
+    "start_column",
+    "end_column",
+    "snippet",
+    "url",
+    "cve_id",
+    "cwe_ids",
+    "cvss_score",
+    "cvss_vector",
+    "epss_score",
+    "package_name",
+    "package_version",
+    "fixed_version",
+    "references",
+    "metadata",
+    "last_seen_at",
+    "resolved_at",
+    "reopen_count",
+    "occurrence_count",
+    "last_scan_session",
+    "updated_at",
+]
+IDENTITY = ["tenant", "asset", "fingerprint"]
+
+
+@dataclass
+class IngestResult:
+    assets_created: int = 0
+    assets_updated: int = 0
+    findings_created: int = 0
+    findings_updated: int = 0
+    findings_skipped: int = 0
+    findings_fixed: int = 0
+    findings_reopened: int = 0
+    components: int = 0
+    by_severity: dict[str, int] = field(default_factory=dict)
+    asset_ids: list = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def findings_total(self) -> int:
+        return sum(self.by_severity.values())
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "assets_created": self.assets_created,
+            "assets_updated": self.assets_updated,
+            "findings_created": self.findings_created,
+            "findings_updated": self.findings_updated,
+            "findings_skipped": self.findings_skipped,
+            "findings_fixed": self.findings_fixed,
+            "findings_reopened": self.findings_reopened,
+            "errors": self.errors,
+        }
+
+
+@transaction.atomic
+def ingest_report(
+    *,
+    tenant: Tenant,
+    report: Report,
+    default_target: ReportTarget | None = None,
+    scan_session_id=None,
+    now: datetime | None = None,
+) -> IngestResult:
+    now = now or timezone.now()
+    result = IngestResult(errors=list(report.warnings))
+    targets = list(report.targets)
+    if not targets:
+        targets = [default_target or default_target_for(report)]
+    assets = _assets_for(tenant, targets, result)
+    result.asset_ids = [a.pk for a in dict.fromkeys(assets)]
+
+    sightings = _dedupe(report, assets, result)
+    for start in range(0, len(sightings), BATCH):
+        _store_batch(tenant, sightings[start : start + BATCH], report, scan_session_id, now, result)
+
+    if _may_resolve(report):
+        result.findings_fixed = _resolve_unseen(tenant, report, assets, now)
+    result.components = _refresh_dependencies(tenant, report, assets)
+    assets_refresh_stats(assets=dict.fromkeys(assets), scanned_at=now)
+    return result
+
+
+# ------------------------------------------------------------------ 1. targets → assets
+
+
+def default_target_for(report: Report) -> ReportTarget:
+    """A report that names no asset: its repository, else one asset for the scan
+    (the reference server's order, minus the guesses that could merge unrelated scans)."""
+    repository = report.branch.get("repository_url") if report.branch else None
+    if repository:
+        return ReportTarget(identifier=str(repository), type="repository")
+    scan = report.scan_id or "adhoc"
+    return ReportTarget(identifier=f"scan:{report.tool_name}:{scan}", type="other")
+
+
+def _assets_for(tenant: Tenant, targets: list[ReportTarget], result: IngestResult) -> list[Asset]:
+    """One Asset per target (same order), created when new, locked for this ingest."""
+    normalized = []
+    for index, target in enumerate(targets):
+        try:
+            normalized.append(
+                normalize_asset(target.identifier, target.type or None, target.name or None)
+            )
+        except InvalidAssetIdentifier as exc:
+            raise ReportError(str(exc), path=f"targets[{index}].identifier") from exc
+    keys = {(n.type.value, n.identifier) for n in normalized}
+    by_key = _lock_assets(tenant, keys)
+    missing = [n for n in dict.fromkeys(normalized) if (n.type.value, n.identifier) not in by_key]
+    if missing:
+        Asset.objects.bulk_create(
+            [
+                Asset(
+                    tenant=tenant,
+                    type=n.type.value,
+                    identifier=n.identifier,
+                    name=n.name[:500],
+                    provider=n.provider.value if n.provider else "",
+                )
+                for n in {(n.type, n.identifier): n for n in missing}.values()
+            ],
+            ignore_conflicts=True,  # a concurrent ingest may have created it meanwhile
+        )
+        by_key = _lock_assets(tenant, keys)
+    result.assets_created = len({(n.type, n.identifier) for n in missing})
+    result.assets_updated = len(keys) - result.assets_created
+    return [by_key[(n.type.value, n.identifier)] for n in normalized]
+
+
+def _lock_assets(tenant: Tenant, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Asset]:
+    match = Q()
+    for kind, identifier in keys:
+        match |= Q(type=kind, identifier=identifier)
+    found = Asset.objects.for_tenant(tenant).filter(match).order_by("pk").select_for_update()
+    return {(a.type, a.identifier): a for a in found}
+
+
+# ------------------------------------------------------------- 2–5. findings in batches
+
+
+@dataclass(slots=True)
+class _Sighting:
+    finding: ReportFinding
+    asset: Asset
+    fingerprint: str
+
+
+def _dedupe(report: Report, assets: list[Asset], result: IngestResult) -> list[_Sighting]:
+    """One sighting per (asset, fingerprint): a report listing a finding twice stores it
+    once (the repeats count as skipped)."""
+    seen: dict[tuple, _Sighting] = {}
+    for finding in report.findings:
+        asset = assets[finding.target_index or 0]
+        key = (asset.pk, fingerprint_of(finding))
+        if key in seen:
+            result.findings_skipped += 1
+            continue
+        seen[key] = _Sighting(finding, asset, key[1])
+    return list(seen.values())
+
+
+def _store_batch(tenant, batch: list[_Sighting], report: Report, session_id, now, result) -> None:
+    known = {
+        (row["asset_id"], row["fingerprint"]): row
+        for row in Finding.objects.for_tenant(tenant)
+        .filter(
+            asset_id__in={s.asset.pk for s in batch},
+            fingerprint__in=[s.fingerprint for s in batch],
+        )
+        .values(
+            "id",
+            "asset_id",
+            "fingerprint",
+            "status",
+            "first_seen_at",
+            "reopen_count",
+            "occurrence_count",
+            "created_at",
+        )
+    }
+    rows = []
+    for sighting in batch:
+        existing = known.get((sighting.asset.pk, sighting.fingerprint))
+        row = _row(tenant, sighting, report, session_id, now)
+        if existing is None:
+            if sighting.finding.suppressed:
+                row.status = FindingStatus.FALSE_POSITIVE
+            result.findings_created += 1
+        else:
+            action = on_sighting(existing["status"])
+            if action is Sighting.SKIP:
+                result.findings_skipped += 1
+                continue
+            row.id = existing["id"]
+            row.first_seen_at = existing["first_seen_at"]
+            row.created_at = existing["created_at"]
+            row.occurrence_count = existing["occurrence_count"] + 1
+            row.reopen_count = existing["reopen_count"]
+            row.status = existing["status"]
+            if sighting.finding.suppressed:
+                # The tool now says "suppressed" (e.g. a SARIF suppression): a decision
+                # taken in the code, which only open findings follow.
+                row.status = FindingStatus.FALSE_POSITIVE
+            elif action is Sighting.REOPEN:
+                row.status = FindingStatus.NEW
+                row.reopen_count += 1
+                result.findings_reopened += 1
+            result.findings_updated += 1
+        if row.status in OPEN_STATUSES:
+            result.by_severity[row.severity] = result.by_severity.get(row.severity, 0) + 1
+        rows.append(row)
+    _upsert(rows)
+
+
+def _row(tenant, sighting: _Sighting, report: Report, session_id, now) -> Finding:
+    f = sighting.finding
+    tool = f.tool_name or report.tool_name
+    return Finding(
+        tenant=tenant,
+        asset=sighting.asset,
+        fingerprint=sighting.fingerprint,
+        partial_fingerprints=f.partial_fingerprints,
+        finding_type=f.finding_type.value,
+        source_category=_category(tool, f),
+        tool_name=tool[:100],
+        tool_version=report.tool_version[:100],
+        rule_id=f.rule_id[:500],
+        rule_name=f.rule_name[:500],
+        title=f.title,
+        description=f.description,
+        severity=f.severity.value,
+        confidence=f.confidence,
+        status=FindingStatus.NEW,
+        file_path=f.file_path[:1024],
+        start_line=f.start_line,
+        end_line=f.end_line,
+        start_column=f.start_column,
+        end_column=f.end_column,
+        snippet=f.snippet,
+        url=f.url[:2048],
+        cve_id=f.cve_id[:64],
+        cwe_ids=f.cwe_ids,
+        cvss_score=None if f.cvss_score is None else Decimal(str(round(f.cvss_score, 1))),
+        cvss_vector=f.cvss_vector[:200],
+        epss_score=f.epss_score,
+        package_name=f.package_name[:500],
+        package_version=f.package_version[:200],
+        fixed_version=f.fixed_version[:200],
+        references=f.references,
+        metadata=f.metadata,
+        first_seen_at=now,
+        last_seen_at=now,
+        resolved_at=None,
+        reopen_count=0,
+        occurrence_count=1,
+        last_scan_session_id=session_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _category(tool: str, finding: ReportFinding) -> str:
+    category = source_category_for_tool(tool, finding.finding_type)
+    return category.value if category else ""
+
+
+def _upsert(rows: list[Finding]) -> None:
+    """Insert new findings and refresh known ones in one statement."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        # Django 5.2 sends the rows as one INSERT … SELECT FROM UNNEST(arrays), a single
+        # statement whatever the batch size, with ON CONFLICT … DO UPDATE.
+        Finding.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=IDENTITY, update_fields=REFRESHED
+        )
+        return
+    # SQLite: Django would split the batch into many INSERTs (999 variables each); one
+    # prepared statement executed for every row is one round trip into the library.
+    fields = Finding._meta.concrete_fields
+    columns = [f.column for f in fields]
+    quote = connection.ops.quote_name
+    refreshed = [quote(Finding._meta.get_field(name).column) for name in REFRESHED]
+    updates = ", ".join(f"{column} = excluded.{column}" for column in refreshed)
+    identity = ", ".join(quote(Finding._meta.get_field(name).column) for name in IDENTITY)
+    sql = (
+        f"INSERT INTO {quote(Finding._meta.db_table)} ({', '.join(map(quote, columns))}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({identity}) DO UPDATE SET {updates}"
+    )
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+# ---------------------------------------------------------------- resolve what is gone
+
+
+def _may_resolve(report: Report) -> bool:
+    """Only a full run on the default branch proves that a finding is gone."""
+    if report.coverage != "full":
+        return False
+    return report.branch.get("is_default_branch", True) is not False
+
+
+def _resolve_unseen(tenant: Tenant, report: Report, assets: list[Asset], now: datetime) -> int:
+    tools = {report.tool_name} | {f.tool_name for f in report.findings if f.tool_name}
+    return (
+        Finding.objects.for_tenant(tenant)
+        .open()
+        .filter(asset__in={a.pk for a in assets}, tool_name__in=tools, last_seen_at__lt=now)
+        .update(status=FindingStatus.RESOLVED, resolved_at=now, updated_at=now)
+    )
+
+
+# ---------------------------------------------------------------- 6. dependency snapshot
+
+
+def _refresh_dependencies(tenant: Tenant, report: Report, assets: list[Asset]) -> int:
+    """Replace the dependency snapshot of each asset the report lists dependencies for
+    (a report without dependencies leaves the snapshot alone: a SAST run knows nothing
+    of packages)."""
+    if not report.dependencies and not report.metadata.get("sbom"):
+        return 0
+    refreshed = {assets[d.target_index or 0].pk for d in report.dependencies}
+    if report.metadata.get("sbom"):
+        refreshed |= {a.pk for a in assets}
+    AssetDependency.objects.for_tenant(tenant).filter(asset__in=refreshed).delete()
+    if not report.dependencies:
+        return 0
+    packages = {}
+    for dep in report.dependencies:
+        purl = dep.purl or _purl(dep)
+        packages.setdefault(purl, dep)
+    Component.objects.bulk_create(
+        [
+            Component(
+                tenant=tenant,
+                purl=purl[:1000],
+                name=dep.name[:500],
+                version=dep.version[:200],
+                ecosystem=dep.ecosystem[:64],
+                type=dep.type if dep.type in ("library", "application", "framework") else "other",
+                licenses=dep.licenses,
+            )
+            for purl, dep in packages.items()
+        ],
+        ignore_conflicts=True,
+        batch_size=BATCH,
+    )
+    ids = dict(
+        Component.objects.for_tenant(tenant)
+        .filter(purl__in=[p[:1000] for p in packages])
+        .values_list("purl", "id")
+    )
+    links = {}
+    for dep in report.dependencies:
+        asset = assets[dep.target_index or 0]
+        component_id = ids[(dep.purl or _purl(dep))[:1000]]
+        links.setdefault(
+            (asset.pk, component_id, dep.path[:1024]),
+            AssetDependency(
+                tenant=tenant,
+                asset=asset,
+                component_id=component_id,
+                relationship=dep.relationship,
+                path=dep.path[:1024],
+                depends_on=dep.depends_on,
+            ),
+        )
+    AssetDependency.objects.bulk_create(list(links.values()), batch_size=BATCH)
+    return len(packages)
+
+
+def _purl(dep) -> str:
+    """A package URL for a dependency that came without one."""
+    ecosystem = (dep.ecosystem or "generic").lower()
+    name = dep.name.strip()
+    return f"pkg:{ecosystem}/{name}@{dep.version}" if dep.version else f"pkg:{ecosystem}/{name}"
