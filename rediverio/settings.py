@@ -45,6 +45,15 @@ try:
     COMMAND_RETENTION_DAYS = env_int("COMMAND_RETENTION_DAYS", default=7, minimum=1)
     AGENT_POLL_MAX_LIMIT = env_int("AGENT_POLL_MAX_LIMIT", default=100, minimum=1)
     AGENT_RATE_LIMIT = env_str("AGENT_RATE_LIMIT") or "100/s"
+
+    # Ingest (ingest/): the largest report accepted, decompressed; reports above the
+    # async threshold are stored by a background job (202 + a status URL); an identical
+    # report re-sent within the replay window gets the first one's answer.
+    INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", default=50 * 1024 * 1024, minimum=1024)
+    INGEST_ASYNC_THRESHOLD_BYTES = env_int(
+        "INGEST_ASYNC_THRESHOLD_BYTES", default=20 * 1024 * 1024, minimum=1024
+    )
+    INGEST_REPLAY_WINDOW_SECONDS = env_int("INGEST_REPLAY_WINDOW_SECONDS", default=600, minimum=0)
 except ImproperlyConfiguredEnv as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("agents.api.urls")),
+    path("api/v1/", include("ingest.api.urls")),
 ]
 
 handler404 = "rediverio.views.not_found"

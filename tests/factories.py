@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from agents.models import Agent, AgentKey, Command, CommandEvent
 from findings.models import Asset, AssetDependency, Component, Finding
+from ingest.models import IngestChunk, IngestRun
 from rediverio.models import ApiToken, Membership, Tenant
 from scans.models import Scan, ScanProfile, ScanSession
 
@@ -177,6 +178,28 @@ class CommandEventFactory(factory.django.DjangoModelFactory):
     at = NOW
 
 
+class IngestRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IngestRun
+
+    tenant = factory.SubFactory(TenantFactory)
+    format = "flat"
+    digest = factory.Sequence(lambda n: hashlib.sha256(f"report-{n}".encode()).hexdigest())
+    status = "completed"
+
+
+class IngestChunkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IngestChunk
+
+    tenant = factory.SubFactory(TenantFactory)
+    agent = factory.SubFactory(AgentFactory, tenant=factory.SelfAttribute("..tenant"))
+    report_id = factory.Sequence(lambda n: f"report-{n}")
+    index = 0
+    total = 2
+    data = b"{}"
+
+
 # One factory per tenant-owned model: the scoping tests walk this list, and a test
 # fails when a new tenant-owned model is added without an entry here.
 TENANT_OWNED_FACTORIES = {
@@ -194,5 +217,7 @@ TENANT_OWNED_FACTORIES = {
         ScanSessionFactory,
         CommandFactory,
         CommandEventFactory,
+        IngestRunFactory,
+        IngestChunkFactory,
     )
 }

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from ingest.api import views
+
+urlpatterns = [
+    path("agent/ingest", views.AgentIngestApi.as_view(), name="agent-ingest"),
+    path("agent/ingest/ris", views.AgentIngestRisApi.as_view(), name="agent-ingest-ris"),
+    path("agent/ingest/sarif", views.AgentIngestSarifApi.as_view(), name="agent-ingest-sarif"),
+    path("agent/ingest/check", views.AgentIngestCheckApi.as_view(), name="agent-ingest-check"),
+    path("agent/ingest/chunk", views.AgentIngestChunkApi.as_view(), name="agent-ingest-chunk"),
+    path(
+        "agent/ingest/<str:ingest_id>",
+        views.AgentIngestStatusApi.as_view(),
+        name="agent-ingest-status",
+    ),
+    path("ingest/upload", views.IngestUploadApi.as_view(), name="ingest-upload"),
+]

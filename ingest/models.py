@@ -1,0 +1,80 @@
+"""Ingest runs: each report received, its outcome, and (for background ingests and
+chunked uploads) its bytes until processed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from rediverio.lib.db import check_constraint_for
+from rediverio.lib.ids import uuid7
+from rediverio.tenancy import TenantOwned, TenantQuerySet
+
+
+class IngestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class IngestRun(TenantOwned):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    format = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the decoded body.")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=IngestStatus.choices, default="queued")
+    options = models.JSONField(default=dict, blank=True, help_text="asset, session…")
+    payload = models.BinaryField(null=True, blank=True, help_text="zlib; until processed.")
+    scan_session = models.ForeignKey(
+        "scans.ScanSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        db_table = "ingest_runs"
+        ordering = ["-created_at"]
+        constraints = [
+            check_constraint_for("status", IngestStatus, name="ingest_runs_status_valid")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "digest", "-created_at"], name="ingest_runs_replay"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} ingest {self.id} ({self.status})"
+
+
+class IngestChunk(TenantOwned):
+    """One part of a report sent in chunks (`POST /api/v1/agent/ingest/chunk`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    report_id = models.CharField(max_length=256)
+    index = models.PositiveIntegerField()
+    total = models.PositiveIntegerField()
+    data = models.BinaryField(help_text="The chunk, decompressed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ingest_chunks"
+        ordering = ["report_id", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "agent", "report_id", "index"], name="ingest_chunks_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_id} {self.index + 1}/{self.total}"
