@@ -29,6 +29,7 @@ address test counts bytes, and invalid UTF-16 surrogates hash as U+FFFD like Go'
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -285,8 +286,7 @@ def compute_fingerprint(inp: FingerprintInput, type: FingerprintType | None = No
 # ---- parser variants -------------------------------------------------------------------
 
 
-def _is_hex_hash(value: str) -> bool:
-    return len(value) >= 16 and all(ch in "0123456789abcdefABCDEF" for ch in value)
+_SEMGREP_TOOL_FINGERPRINT = re.compile(r"[0-9a-fA-F]{16,}(?:_\d+)?")
 
 
 def semgrep_fingerprint(
@@ -299,9 +299,10 @@ def semgrep_fingerprint(
     """Semgrep's own ``extra.fingerprint`` when it looks like a hash, else sast with end 0.
 
     Semgrep OSS answers the literal "requires login"; trusting it would merge every
-    finding into one, so (like the later SDK) only a 16+ character hex value is kept.
+    finding into one, so (like the later SDK) only a 16+ character hex value is kept,
+    with the `_<n>` suffix semgrep adds to tell identical matches in one file apart.
     """
-    if tool_fingerprint and _is_hex_hash(tool_fingerprint):
+    if tool_fingerprint and _SEMGREP_TOOL_FINGERPRINT.fullmatch(tool_fingerprint):
         return tool_fingerprint
     return sast_fingerprint(path=path, rule_id=rule_id, start_line=start_line, end_line=0)
 

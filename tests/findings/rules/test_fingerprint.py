@@ -427,3 +427,10 @@ class TestWellFormed:
 
     def test_the_limit_is_the_database_column_width(self):
         assert MAX_FINGERPRINT_LENGTH == 512
+
+
+def test_semgrep_keeps_its_own_fingerprint_with_the_match_counter_suffix():
+    from findings.rules.fingerprint import semgrep_fingerprint
+
+    own = "0123456789abcdef0123456789abcdef_0"
+    assert semgrep_fingerprint(tool_fingerprint=own, path="a.py", rule_id="r", start_line=3) == own
