@@ -98,14 +98,9 @@ class Agent(TenantOwned):
                 condition=models.Q(max_concurrent_jobs__gte=1), name="agents_has_a_job_slot"
             ),
         ]
-        indexes = [
-            # Offline detection scans online agents by last heartbeat.
-            models.Index(
-                fields=["last_seen_at"],
-                condition=models.Q(health="online"),
-                name="agents_online_by_last_seen",
-            ),
-        ]
+        # No index on last_seen_at: it changes on every heartbeat, and an indexed
+        # column would stop PostgreSQL from updating the row in place (HOT). The
+        # offline sweep reads the (small) agents table instead.
 
     def __str__(self) -> str:
         return self.name
@@ -267,11 +262,23 @@ class Command(TenantOwned):
                 condition=models.Q(status="pending"),
                 name="commands_pending_queue",
             ),
-            # Lost-lease recovery looks only at handed-out commands.
+            # Control commands are claimed first and are rare: without their own index
+            # the claim would walk every pending scan to find none.
             models.Index(
-                fields=["lease_expires_at"],
-                condition=models.Q(status__in=["acknowledged", "running"]),
-                name="commands_leased",
+                "tenant",
+                models.F("priority").desc(),
+                "created_at",
+                condition=models.Q(
+                    status="pending", type__in=["health_check", "config_update", "cancel"]
+                ),
+                name="commands_pending_control",
+            ),
+            # What an agent holds (its free slots, lost leases): live rows only, not the
+            # days of finished history the plain agent index also carries.
+            models.Index(
+                fields=["agent"],
+                condition=models.Q(status__in=["pending", "acknowledged", "running"]),
+                name="commands_held_by_agent",
             ),
         ]
 

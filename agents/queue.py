@@ -130,7 +130,12 @@ def held_work_count(agent: Agent, now: datetime) -> int:
     """Work the agent holds: acknowledged or running, or leased and not yet acked."""
     return (
         Command.objects.for_tenant(agent.tenant)
-        .filter(agent=agent, type__in=WORK_TYPES)
+        # The status list matches the commands_held_by_agent partial index.
+        .filter(
+            agent=agent,
+            type__in=WORK_TYPES,
+            status__in=[CommandStatus.PENDING, *HELD_STATUSES],
+        )
         .filter(
             Q(status__in=HELD_STATUSES) | Q(status=CommandStatus.PENDING, lease_expires_at__gte=now)
         )
@@ -172,6 +177,15 @@ def _claim(
     return list(Command.objects.raw(sql, params))
 
 
+LIVENESS_WRITE_SECONDS = 15
+
+
+def _liveness_is_stale(last_seen_at, health, *, now: datetime) -> bool:
+    if health in (AgentHealth.UNKNOWN, AgentHealth.OFFLINE) or last_seen_at is None:
+        return True
+    return now - last_seen_at > timedelta(seconds=LIVENESS_WRITE_SECONDS)
+
+
 def lease_commands(*, agent: Agent, limit: int = 10, now: datetime | None = None) -> list[Command]:
     """Hand the polling agent the most urgent commands it qualifies for.
 
@@ -184,15 +198,26 @@ def lease_commands(*, agent: Agent, limit: int = 10, now: datetime | None = None
     if limit == 0:
         return []
     with transaction.atomic():
-        # A poll is a sign of life, and this row lock makes one agent's polls run one
-        # at a time, so two polls cannot both spend the same free slot.
-        Agent.objects.filter(pk=agent.pk).update(
-            last_seen_at=now,
-            health=Case(
-                When(health__in=[AgentHealth.UNKNOWN, AgentHealth.OFFLINE], then=Value("online")),
-                default=F("health"),
-            ),
+        # One poll at a time per agent, so two polls cannot both spend the same free
+        # slot; and a poll is a sign of life, written at most every LIVENESS_WRITE_SECONDS
+        # (a write per poll would churn the agent row).
+        seen = (
+            Agent.objects.select_for_update()
+            .filter(pk=agent.pk)
+            .values_list("last_seen_at", "health")
+            .first()
         )
+        if seen is not None and _liveness_is_stale(*seen, now=now):
+            Agent.objects.filter(pk=agent.pk).update(
+                last_seen_at=now,
+                health=Case(
+                    When(
+                        health__in=[AgentHealth.UNKNOWN, AgentHealth.OFFLINE],
+                        then=Value(AgentHealth.ONLINE),
+                    ),
+                    default=F("health"),
+                ),
+            )
         eligible = _available(agent.tenant, now).filter(commands_for_agent(agent))
         leased = _claim(eligible.filter(type__in=CONTROL_TYPES), limit=limit, agent=agent, now=now)
         work_limit = min(

@@ -29,7 +29,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from agents import queue
-from agents.api.serializers import CommandSerializer
+from agents.api.serializers import CommandSerializer, command_wire
 from agents.auth import AgentKeyAuthentication
 from agents.models import Agent, Command
 from agents.services import agent_heartbeat
@@ -246,7 +246,7 @@ class AgentCommandsPollApi(AgentApiView):
         query.is_valid(raise_exception=True)
         limit = min(query.validated_data["limit"], settings.AGENT_POLL_MAX_LIMIT)
         commands = queue.lease_commands(agent=request.user, limit=limit)
-        return Response(CommandSerializer(commands, many=True).data)
+        return Response([command_wire(c) for c in commands])
 
 
 def _lifecycle(request: Request, move: Callable[..., Command], command_id: str, **kwargs):
@@ -254,7 +254,7 @@ def _lifecycle(request: Request, move: Callable[..., Command], command_id: str, 
         command = move(agent=request.user, command_id=command_id, **kwargs)
     except queue.QueueError as exc:
         raise ApiError(QUEUE_ERROR_STATUS[type(exc)], exc.code, str(exc)) from exc
-    return Response(CommandSerializer(command).data)
+    return Response(command_wire(command))
 
 
 def _lifecycle_schema(operation: str, summary: str, request=None, example=None):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from agents.models import Command, CommandEvent, CommandPriority
 from agents.queue import command_acknowledge, command_enqueue, lease_commands
@@ -203,3 +205,22 @@ class LeaseOrderAndEligibility(TestCase):
         self.agent.refresh_from_db()
         self.assertEqual(self.agent.health, "online")
         self.assertIsNotNone(self.agent.last_seen_at)
+
+
+class WireShape(TestCase):
+    def test_the_hand_built_wire_shape_equals_the_documented_serializer(self):
+        from agents.api.serializers import CommandSerializer, command_wire
+
+        tenant = TenantFactory()
+        agent, _ = agent_create(tenant=tenant, name="w")
+        command_enqueue(tenant=tenant, type="scan", payload={"scanner": "bandit"}, priority=P.HIGH)
+        (leased,) = lease_commands(agent=agent, limit=1)
+        command_acknowledge(agent=agent, command_id=leased.pk)
+
+        def rendered(data) -> dict:
+            return json.loads(JSONRenderer().render(data))
+
+        for command in (leased, Command.objects.get(pk=leased.pk)):
+            self.assertEqual(
+                rendered(command_wire(command)), rendered(CommandSerializer(command).data)
+            )
