@@ -18,6 +18,7 @@ scan session id and records the returned counts on it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +41,8 @@ from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from findings.rules.categories import source_category_for_tool
 from findings.stats import assets_refresh_stats
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
+from rediverio.lib.db import execute_server_bound
+from rediverio.lib.ids import uuid7
 from rediverio.models import Tenant
 
 BATCH = 5000  # rows per lookup and per upsert statement
@@ -248,79 +251,81 @@ def _store_batch(tenant, batch: list[_Sighting], report: Report, session_id, now
         row = _row(tenant, sighting, report, session_id, now)
         if existing is None:
             if sighting.finding.suppressed:
-                row.status = FindingStatus.FALSE_POSITIVE
+                row["status"] = FindingStatus.FALSE_POSITIVE.value
             result.findings_created += 1
         else:
             action = on_sighting(existing["status"])
             if action is Sighting.SKIP:
                 result.findings_skipped += 1
                 continue
-            row.id = existing["id"]
-            row.first_seen_at = existing["first_seen_at"]
-            row.created_at = existing["created_at"]
-            row.occurrence_count = existing["occurrence_count"] + 1
-            row.reopen_count = existing["reopen_count"]
-            row.status = existing["status"]
+            row["id"] = existing["id"]
+            row["first_seen_at"] = existing["first_seen_at"]
+            row["created_at"] = existing["created_at"]
+            row["occurrence_count"] = existing["occurrence_count"] + 1
+            row["reopen_count"] = existing["reopen_count"]
+            row["status"] = existing["status"]
             if sighting.finding.suppressed:
                 # The tool now says "suppressed" (e.g. a SARIF suppression): a decision
                 # taken in the code, which only open findings follow.
-                row.status = FindingStatus.FALSE_POSITIVE
+                row["status"] = FindingStatus.FALSE_POSITIVE.value
             elif action is Sighting.REOPEN:
-                row.status = FindingStatus.NEW
-                row.reopen_count += 1
+                row["status"] = FindingStatus.NEW.value
+                row["reopen_count"] += 1
                 result.findings_reopened += 1
             result.findings_updated += 1
-        if row.status in OPEN_STATUSES:
-            result.by_severity[row.severity] = result.by_severity.get(row.severity, 0) + 1
+        if row["status"] in OPEN_STATUSES:
+            result.by_severity[row["severity"]] = result.by_severity.get(row["severity"], 0) + 1
         rows.append(row)
     _upsert(rows)
 
 
-def _row(tenant, sighting: _Sighting, report: Report, session_id, now) -> Finding:
+def _row(tenant, sighting: _Sighting, report: Report, session_id, now) -> dict[str, Any]:
+    """The finding's columns (by attribute name), ready for the upsert."""
     f = sighting.finding
     tool = f.tool_name or report.tool_name
-    return Finding(
-        tenant=tenant,
-        asset=sighting.asset,
-        fingerprint=sighting.fingerprint,
-        partial_fingerprints=f.partial_fingerprints,
-        finding_type=f.finding_type.value,
-        source_category=_category(tool, f),
-        tool_name=tool[:100],
-        tool_version=report.tool_version[:100],
-        rule_id=f.rule_id[:500],
-        rule_name=f.rule_name[:500],
-        title=f.title,
-        description=f.description,
-        severity=f.severity.value,
-        confidence=f.confidence,
-        status=FindingStatus.NEW,
-        file_path=f.file_path[:1024],
-        start_line=f.start_line,
-        end_line=f.end_line,
-        start_column=f.start_column,
-        end_column=f.end_column,
-        snippet=f.snippet,
-        url=f.url[:2048],
-        cve_id=f.cve_id[:64],
-        cwe_ids=f.cwe_ids,
-        cvss_score=None if f.cvss_score is None else Decimal(str(round(f.cvss_score, 1))),
-        cvss_vector=f.cvss_vector[:200],
-        epss_score=f.epss_score,
-        package_name=f.package_name[:500],
-        package_version=f.package_version[:200],
-        fixed_version=f.fixed_version[:200],
-        references=f.references,
-        metadata=f.metadata,
-        first_seen_at=now,
-        last_seen_at=now,
-        resolved_at=None,
-        reopen_count=0,
-        occurrence_count=1,
-        last_scan_session_id=session_id,
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "id": uuid7(),
+        "tenant_id": tenant.pk,
+        "asset_id": sighting.asset.pk,
+        "fingerprint": sighting.fingerprint,
+        "partial_fingerprints": f.partial_fingerprints,
+        "finding_type": f.finding_type.value,
+        "source_category": _category(tool, f),
+        "tool_name": tool[:100],
+        "tool_version": report.tool_version[:100],
+        "rule_id": f.rule_id[:500],
+        "rule_name": f.rule_name[:500],
+        "title": f.title,
+        "description": f.description,
+        "severity": f.severity.value,
+        "confidence": f.confidence,
+        "status": FindingStatus.NEW.value,
+        "file_path": f.file_path[:1024],
+        "start_line": f.start_line,
+        "end_line": f.end_line,
+        "start_column": f.start_column,
+        "end_column": f.end_column,
+        "snippet": f.snippet,
+        "url": f.url[:2048],
+        "cve_id": f.cve_id[:64],
+        "cwe_ids": f.cwe_ids,
+        "cvss_score": None if f.cvss_score is None else Decimal(str(round(f.cvss_score, 1))),
+        "cvss_vector": f.cvss_vector[:200],
+        "epss_score": f.epss_score,
+        "package_name": f.package_name[:500],
+        "package_version": f.package_version[:200],
+        "fixed_version": f.fixed_version[:200],
+        "references": f.references,
+        "metadata": f.metadata,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "resolved_at": None,
+        "reopen_count": 0,
+        "occurrence_count": 1,
+        "last_scan_session_id": session_id,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _category(tool: str, finding: ReportFinding) -> str:
@@ -328,33 +333,47 @@ def _category(tool: str, finding: ReportFinding) -> str:
     return category.value if category else ""
 
 
-def _upsert(rows: list[Finding]) -> None:
-    """Insert new findings and refresh known ones in one statement."""
+_FIELDS = Finding._meta.concrete_fields
+_REFRESHED_COLUMNS = [Finding._meta.get_field(name).column for name in REFRESHED]
+_IDENTITY_COLUMNS = [Finding._meta.get_field(name).column for name in IDENTITY]
+
+
+def _upsert(rows: list[dict[str, Any]]) -> None:
+    """Insert new findings and refresh known ones: one statement per batch."""
     if not rows:
         return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in _FIELDS)
+    conflict = (
+        f"ON CONFLICT ({', '.join(map(quote, _IDENTITY_COLUMNS))}) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in _REFRESHED_COLUMNS)
+    )
+    table = quote(Finding._meta.db_table)
     if connection.vendor == "postgresql":
-        # Django 5.2 sends the rows as one INSERT … SELECT FROM UNNEST(arrays), a single
-        # statement whatever the batch size, with ON CONFLICT … DO UPDATE.
-        Finding.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=IDENTITY, update_fields=REFRESHED
+        # One array per column, unnested server-side: a single statement whatever the
+        # batch size, and no per-value work in Django's compiler (the hot spot here).
+        unnest, selected, params = [], [], []
+        for f in _FIELDS:
+            db_type = f.db_type(connection).split("(")[0]
+            values = [row[f.attname] for row in rows]
+            if db_type == "jsonb":
+                unnest.append("%b::text[]")
+                selected.append(f"{quote(f.column)}::jsonb")
+                values = [json.dumps(v) for v in values]
+            else:
+                unnest.append(f"%b::{db_type}[]")
+                selected.append(quote(f.column))
+            params.append(values)
+        execute_server_bound(
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "
+            f"FROM UNNEST({', '.join(unnest)}) AS batch({columns}) {conflict}",
+            params,
         )
         return
-    # SQLite: Django would split the batch into many INSERTs (999 variables each); one
-    # prepared statement executed for every row is one round trip into the library.
-    fields = Finding._meta.concrete_fields
-    columns = [f.column for f in fields]
-    quote = connection.ops.quote_name
-    refreshed = [quote(Finding._meta.get_field(name).column) for name in REFRESHED]
-    updates = ", ".join(f"{column} = excluded.{column}" for column in refreshed)
-    identity = ", ".join(quote(Finding._meta.get_field(name).column) for name in IDENTITY)
-    sql = (
-        f"INSERT INTO {quote(Finding._meta.db_table)} ({', '.join(map(quote, columns))}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({identity}) DO UPDATE SET {updates}"
-    )
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows
-    ]
+    # SQLite: one prepared statement run for every row, a single call into the library
+    # (Django's bulk_create would split the batch into many 999-variable INSERTs).
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_FIELDS))}) {conflict}"
+    params = [[f.get_db_prep_save(row[f.attname], connection) for f in _FIELDS] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
