@@ -42,7 +42,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) bench/run.py
+	@$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache
