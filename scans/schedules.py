@@ -1,0 +1,136 @@
+"""Schedule maths: when a scan runs next, in the scan's own time zone.
+
+Pure functions over aware datetimes (no database). Times are computed on the scan's
+local calendar, then returned in UTC:
+
+- manual   — never on its own;
+- daily    — every day at `time`;
+- weekly   — on weekday `day` (Monday 0 … Sunday 6) at `time`;
+- monthly  — on day `day` (1–31) at `time`; in a shorter month, on its last day;
+- crontab  — a five-field cron expression (croniter), evaluated in local time.
+
+Daylight-saving changes: a local time that does not exist that day (the spring-forward
+gap) runs as soon as the clock has jumped — 02:30 becomes 03:30 —, and a local time that
+happens twice (the autumn fold) runs once, at its first occurrence.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadCronError, croniter
+
+SCHEDULE_TYPES = ("manual", "daily", "weekly", "monthly", "crontab")
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot run; `field` names the setting at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Schedule:
+    type: str = "manual"
+    time: time | None = None
+    day: int | None = None
+    cron: str = ""
+    timezone: str = "UTC"
+
+    def validate(self) -> Schedule:
+        if self.type not in SCHEDULE_TYPES:
+            raise ScheduleError("schedule_type", f"must be one of {', '.join(SCHEDULE_TYPES)}")
+        zone(self.timezone)
+        if self.type in ("daily", "weekly", "monthly") and self.time is None:
+            raise ScheduleError("schedule_time", f"a {self.type} schedule needs a time of day")
+        if self.type == "weekly" and (self.day is None or not 0 <= self.day <= 6):
+            raise ScheduleError(
+                "schedule_day", "a weekly schedule needs a weekday, 0 (Monday) to 6"
+            )
+        if self.type == "monthly" and (self.day is None or not 1 <= self.day <= 31):
+            raise ScheduleError(
+                "schedule_day", "a monthly schedule needs a day of the month, 1 to 31"
+            )
+        if self.type == "crontab":
+            expression = self.cron.strip()
+            if len(expression.split()) != 5:
+                raise ScheduleError(
+                    "schedule_cron", "use five fields: minute hour day month weekday"
+                )
+            try:
+                croniter(expression)
+            except (CroniterBadCronError, ValueError, KeyError) as exc:
+                raise ScheduleError("schedule_cron", f"{expression!r} is not valid: {exc}") from exc
+        return self
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first run strictly after `moment` (aware), in UTC; None for manual."""
+        if moment.tzinfo is None:
+            raise ValueError("moment must be timezone-aware")
+        self.validate()
+        if self.type == "manual":
+            return None
+        tz = zone(self.timezone)
+        local = moment.astimezone(tz)
+        if self.type == "crontab":
+            return _cron_next(self.cron.strip(), local, tz)
+        day = local.date()
+        # Today's slot may still be ahead; otherwise the next matching day. A monthly
+        # schedule needs at most two months of days to look through.
+        for offset in range(0, 63):
+            candidate_day = day + timedelta(days=offset)
+            if not self._runs_on(candidate_day):
+                continue
+            run = _at(candidate_day, self.time, tz)
+            if run > moment:
+                return run
+        raise AssertionError("unreachable: every schedule runs within two months")
+
+    def upcoming(self, moment: datetime, count: int = 5) -> list[datetime]:
+        runs: list[datetime] = []
+        while len(runs) < count:
+            nxt = self.next_after(runs[-1] if runs else moment)
+            if nxt is None:
+                break
+            runs.append(nxt)
+        return runs
+
+    def _runs_on(self, day: date) -> bool:
+        if self.type == "daily":
+            return True
+        if self.type == "weekly":
+            return day.weekday() == self.day
+        last = calendar.monthrange(day.year, day.month)[1]
+        return day.day == min(self.day, last)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ScheduleError("schedule_timezone", f"{name!r} is not a time zone") from exc
+
+
+def _at(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """`at` o'clock on `day` in `tz`, as a UTC instant. A time inside the spring-forward
+    gap maps (fold 0) to the instant the clock shows it plus the gap; a time in the
+    autumn fold maps (fold 0) to its first occurrence."""
+    local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz)
+    return local.astimezone(UTC)
+
+
+def _cron_next(expression: str, local: datetime, tz: ZoneInfo) -> datetime:
+    # croniter walks local wall-clock time; starting from the naive local time and
+    # placing each result back in the zone keeps "09:00" at 09:00 across DST changes.
+    walker = croniter(expression, local.replace(tzinfo=None))
+    while True:
+        naive = walker.get_next(datetime)
+        run = naive.replace(tzinfo=tz).astimezone(UTC)
+        if run > local.astimezone(UTC):
+            return run
