@@ -112,6 +112,31 @@ def command_enqueue(
     return command
 
 
+def commands_enqueue_many(commands: list[Command], *, now: datetime | None = None) -> list[Command]:
+    """Queue many unsaved commands at once (a scheduler tick's batch): one INSERT for
+    the commands and one for their first events, however many there are."""
+    now = now or timezone.now()
+    for command in commands:
+        command.available_at = now
+        command.expires_at = command.expires_at or now + timedelta(
+            seconds=settings.COMMAND_TTL_SECONDS
+        )
+        command.required_capabilities = sorted(set(command.required_capabilities))
+        command.required_tools = sorted(set(command.required_tools))
+        command.tags = sorted(set(command.tags))
+    Command.objects.bulk_create(commands, batch_size=1000)
+    CommandEvent.objects.bulk_create(
+        [
+            CommandEvent(
+                tenant_id=c.tenant_id, command_id=c.pk, to_status=CommandStatus.PENDING, at=now
+            )
+            for c in commands
+        ],
+        batch_size=1000,
+    )
+    return commands
+
+
 # ----------------------------------------------------------------------------- lease
 
 

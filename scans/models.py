@@ -9,6 +9,7 @@ from agents.models import CommandPriority
 from rediverio.lib.db import check_constraint_for
 from rediverio.lib.ids import uuid7
 from rediverio.tenancy import TenantOwned, TenantQuerySet
+from scans.schedules import Schedule
 
 
 class Intensity(models.TextChoices):
@@ -165,6 +166,34 @@ class Scan(TenantOwned):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(
+            type=self.schedule_type,
+            time=self.schedule_time,
+            day=self.schedule_day,
+            cron=self.schedule_cron,
+            timezone=self.schedule_timezone,
+        )
+
+    @property
+    def stages(self) -> list[dict]:
+        """The tools to run, stage by stage: one stage of one tool for a single scan."""
+        if self.scan_type == ScanType.SINGLE:
+            return [{"tools": [self.scanner_name], "continue_on_failure": False}]
+        stages = []
+        for stage in self.pipeline:
+            if isinstance(stage, dict):
+                stages.append(
+                    {
+                        "tools": list(stage.get("tools", [])),
+                        "continue_on_failure": bool(stage.get("continue_on_failure", False)),
+                    }
+                )
+            else:
+                stages.append({"tools": list(stage), "continue_on_failure": False})
+        return stages
+
 
 class SessionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -202,6 +231,9 @@ class ScanSession(TenantOwned):
         default=uuid7, db_index=True, help_text="Groups the sessions started by one trigger."
     )
     trigger = models.CharField(max_length=16, choices=TriggerType.choices, default="manual")
+    stage = models.PositiveSmallIntegerField(
+        default=0, help_text="Workflow stage (0 for single-scanner scans)."
+    )
     scheduled_for = models.DateTimeField(
         null=True, blank=True, help_text="The schedule slot this run fills."
     )

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
+from agents.models import Command, CommandStatus, CommandType
+from agents.queue import command_cancel, command_enqueue
+from rediverio.lib.ids import uuid7
 from rediverio.models import Tenant
 from scans.models import (
     FINAL_SESSION_STATUSES,
+    Scan,
     ScanProfile,
     ScanSession,
+    ScanStatus,
+    ScanType,
     SessionStatus,
     TriggerType,
 )
 from scans.profiles import SYSTEM_PROFILES
+from scans.schedules import ScheduleError
+from scans.workflows import advance, start_stage, tool_config
 
 
 @transaction.atomic
@@ -111,3 +121,266 @@ def session_record_ingest(
         )
     session.save()
     return session
+
+
+# ------------------------------------------------------------------- scan definitions
+
+
+class ScanInvalid(ValueError):
+    """A scan that cannot be saved; `field` names the setting at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ScanLimitReached(Exception):
+    pass
+
+
+class ConcurrencyLimitReached(Exception):
+    pass
+
+
+def _validated(scan: Scan) -> Scan:
+    try:
+        scan.schedule.validate()
+    except ScheduleError as exc:
+        raise ScanInvalid(exc.field, exc.message) from exc
+    if scan.scan_type == ScanType.SINGLE and not scan.scanner_name:
+        raise ScanInvalid("scanner_name", "a single scan needs a scanner")
+    stages = scan.stages
+    if scan.scan_type == ScanType.WORKFLOW and (
+        not stages or any(not stage["tools"] for stage in stages)
+    ):
+        raise ScanInvalid("pipeline", "a workflow needs stages, each with at least one tool")
+    return scan
+
+
+def _next_run(scan: Scan, now: datetime):
+    if scan.status != ScanStatus.ACTIVE:
+        return None
+    return scan.schedule.next_after(now)
+
+
+@transaction.atomic
+def scan_create(*, tenant: Tenant, by=None, targets: list | None = None, **fields) -> Scan:
+    """Create a scan definition; its next run follows from its schedule."""
+    limit = Tenant.objects.select_for_update().get(pk=tenant.pk).limit("max_scans")
+    if limit is not None and Scan.objects.for_tenant(tenant).count() >= limit:
+        raise ScanLimitReached(
+            f"The {tenant.plan} plan of {tenant.name} allows {limit} scan(s); remove one first."
+        )
+    scan = _validated(Scan(tenant=tenant, created_by=by, **fields))
+    scan.next_run_at = _next_run(scan, timezone.now())
+    scan.save()
+    if targets:
+        scan.targets.set(targets)
+    return scan
+
+
+@transaction.atomic
+def scan_update(*, scan: Scan, targets: list | None = None, **fields) -> Scan:
+    schedule_before = scan.schedule
+    status_before = scan.status
+    for name, value in fields.items():
+        setattr(scan, name, value)
+    _validated(scan)
+    if scan.schedule != schedule_before or scan.status != status_before:
+        scan.next_run_at = _next_run(scan, timezone.now())
+    scan.save()
+    if targets is not None:
+        scan.targets.set(targets)
+    return scan
+
+
+def scan_set_status(*, scan: Scan, status: str) -> Scan:
+    """Pause, activate or disable: only active scans have a next run."""
+    return scan_update(scan=scan, status=status)
+
+
+@transaction.atomic
+def scan_clone(*, scan: Scan, name: str | None = None, by=None) -> Scan:
+    base = name or f"{scan.name} (copy)"
+    taken = set(Scan.objects.for_tenant(scan.tenant).values_list("name", flat=True))
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base} {n}", n + 1
+    fields = {
+        f.name: getattr(scan, f.name)
+        for f in Scan._meta.concrete_fields
+        if f.name
+        not in (
+            "id",
+            "tenant",
+            "name",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "next_run_at",
+            "last_run_at",
+            "total_runs",
+            "successful_runs",
+            "failed_runs",
+        )
+    }
+    return scan_create(
+        tenant=scan.tenant, by=by, targets=list(scan.targets.all()), name=candidate, **fields
+    )
+
+
+# ------------------------------------------------------------------------------- runs
+
+
+def scans_with_room(scans: list[Scan]) -> list[Scan]:
+    """Scans whose profile still has room under its max_concurrent_scans."""
+    profiles = {s.profile_id: s.profile for s in scans if s.profile_id}
+    if not profiles:
+        return scans
+    active = dict(
+        ScanSession.objects.filter(scan__profile_id__in=profiles)
+        .active()
+        .values_list("scan__profile_id")
+        .annotate(n=Count("run_id", distinct=True))
+        .order_by()
+    )
+    allowed = []
+    for scan in scans:
+        if (
+            scan.profile_id
+            and active.get(scan.profile_id, 0) >= profiles[scan.profile_id].max_concurrent_scans
+        ):
+            continue
+        active[scan.profile_id] = active.get(scan.profile_id, 0) + 1
+        allowed.append(scan)
+    return allowed
+
+
+@transaction.atomic
+def scan_trigger(*, scan: Scan, by=None, trigger: str = TriggerType.MANUAL, now=None):
+    """Run a scan now: a session and a command per (tool, target) of its first stage."""
+    now = now or timezone.now()
+    if not scans_with_room([scan]):
+        raise ConcurrencyLimitReached(
+            f"Profile {scan.profile.name} already runs {scan.profile.max_concurrent_scans} "
+            "scan(s) at once; wait for one to finish."
+        )
+    (run,) = start_stage([(scan, uuid7())], stage=0, trigger=trigger, now=now, by=by)
+    if not run.sessions:
+        raise ScanInvalid("targets", "the scan has no target assets")
+    Scan.objects.filter(pk=scan.pk).update(last_run_at=now, total_runs=F("total_runs") + 1)
+    return run
+
+
+@transaction.atomic
+def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
+    """Bring a session up to date with the command that carries its work."""
+    if command.scan_session_id is None or command.type != CommandType.SCAN:
+        return None
+    now = now or timezone.now()
+    session = ScanSession.objects.select_for_update().get(pk=command.scan_session_id)
+    if session.is_finished:
+        return session
+    status = {
+        CommandStatus.ACKNOWLEDGED: SessionStatus.RUNNING,
+        CommandStatus.RUNNING: SessionStatus.RUNNING,
+        CommandStatus.COMPLETED: SessionStatus.COMPLETED,
+        CommandStatus.DEAD: SessionStatus.FAILED,
+        CommandStatus.EXPIRED: SessionStatus.FAILED,
+        CommandStatus.CANCELED: SessionStatus.CANCELED,
+    }.get(command.status)
+    if status is None:
+        return session  # pending again: a retry is queued
+    session.agent_id = command.agent_id or session.agent_id
+    session.progress = max(session.progress, command.progress)
+    if status == SessionStatus.RUNNING:
+        session.status = status
+        session.started_at = session.started_at or command.started_at or now
+        session.save()
+        return session
+    session.status = status
+    session.started_at = session.started_at or command.started_at or command.acknowledged_at or now
+    session.completed_at = now
+    session.duration_ms = int((now - session.started_at).total_seconds() * 1000)
+    if status == SessionStatus.COMPLETED:
+        session.progress = 100
+        session.quality_gate_result = _quality_gate(session)
+    else:
+        session.error_message = command.error_message or f"the command {command.status}"
+    session.save()
+    advance(session, now=now)
+    return session
+
+
+def _quality_gate(session: ScanSession) -> dict | None:
+    profile = session.scan.profile if session.scan_id else None
+    if profile is None or not profile.quality_gate:
+        return None
+    from scans.quality_gate import QualityGate, evaluate
+
+    result = evaluate(
+        QualityGate.from_dict(profile.quality_gate), by_severity=session.findings_by_severity
+    )
+    return {"passed": result.passed, "reason": result.reason, "breaches": result.breaches}
+
+
+@transaction.atomic
+def session_cancel(*, session: ScanSession, reason: str = "stopped by a user") -> ScanSession:
+    """Stop a run's session: its command is canceled (its agent is told to stop)."""
+    for command in Command.objects.for_tenant(session.tenant).filter(scan_session=session):
+        command_cancel(command=command, reason=reason)
+    session = ScanSession.objects.select_for_update().get(pk=session.pk)
+    if not session.is_finished:
+        session.status = SessionStatus.CANCELED
+        session.completed_at = timezone.now()
+        session.error_message = reason
+        session.save()
+    return session
+
+
+@transaction.atomic
+def session_retry(*, session: ScanSession, by=None):
+    """Run a finished session's tool on its target again, as a new run."""
+    if not session.is_finished or session.scan_id is None:
+        raise ScanInvalid("status", "only a finished session of a scan can be retried")
+    scan = Scan.objects.select_related("profile").get(pk=session.scan_id)
+    run_id = uuid7()
+    config, timeout = tool_config(scan, session.scanner_name)
+    retried = ScanSession.objects.create(
+        tenant=session.tenant,
+        scan=scan,
+        run_id=run_id,
+        trigger=TriggerType.RETRY,
+        stage=session.stage,
+        scanner_name=session.scanner_name,
+        scanner_type=session.scanner_type,
+        asset=session.asset,
+        asset_type=session.asset_type,
+        asset_value=session.asset_value,
+        created_by=by,
+    )
+    command_enqueue(
+        tenant=session.tenant,
+        type=CommandType.SCAN,
+        priority=scan.priority,
+        payload={
+            "scanner": session.scanner_name,
+            "target": session.asset_value,
+            "target_type": session.asset_type,
+            "config": config,
+            "timeout_seconds": timeout,
+            "report_progress": True,
+            "custom_templates": [],
+            "scan_id": str(retried.pk),
+            "scan_definition_id": str(scan.pk),
+            "run_id": str(run_id),
+            "stage": session.stage,
+        },
+        required_tools=[session.scanner_name],
+        tags=scan.tags,
+        run_on_tenant_runner=scan.run_on_tenant_runner,
+        scan=scan,
+        scan_session=retried,
+    )
+    return retried

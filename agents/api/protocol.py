@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -35,6 +36,7 @@ from agents.models import Agent, Command
 from agents.services import agent_heartbeat
 from rediverio.api_auth import require_module
 from rediverio.api_errors import ApiError
+from scans.services import session_follow_command
 
 QUEUE_ERROR_STATUS = {
     queue.CommandNotFound: 404,
@@ -251,7 +253,11 @@ class AgentCommandsPollApi(AgentApiView):
 
 def _lifecycle(request: Request, move: Callable[..., Command], command_id: str, **kwargs):
     try:
-        command = move(agent=request.user, command_id=command_id, **kwargs)
+        with transaction.atomic():
+            command = move(agent=request.user, command_id=command_id, **kwargs)
+            # The scan session this command carries follows it (running, progress,
+            # completed or failed, and the workflow's next stage).
+            session_follow_command(command=command)
     except queue.QueueError as exc:
         raise ApiError(QUEUE_ERROR_STATUS[type(exc)], exc.code, str(exc)) from exc
     return Response(command_wire(command))

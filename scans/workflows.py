@@ -1,0 +1,207 @@
+"""Turning a scan into work, stage by stage.
+
+A run is every session one trigger starts (they share a `run_id`). A single-scanner
+scan has one stage of one tool; a workflow scan has ordered stages of tools. A stage
+starts one session per (tool, target) and one command per session; when every session
+of a stage has finished, the next stage starts, unless one failed and the stage does
+not say `continue_on_failure`. All of it works on batches of scans, with a fixed number
+of queries per batch, because the scheduler may start thousands of runs in one tick.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, F
+
+from agents.models import Agent, Command, CommandType
+from agents.queue import HELD_STATUSES, commands_enqueue_many
+from agents.selection import Requirements, evaluate_agents
+from findings.models import Asset
+from findings.rules.categories import source_category_for_tool
+from rediverio.lib.ids import uuid7
+from scans.models import FINAL_SESSION_STATUSES, Scan, ScanSession, SessionStatus
+
+
+@dataclass
+class StartedRun:
+    scan: Scan
+    run_id: uuid.UUID
+    sessions: list[ScanSession] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+
+
+def targets_of(scans: list[Scan]) -> dict:
+    """Each scan's target assets: those picked by hand plus those carrying the scan's
+    asset-group tag. Two queries for the whole batch."""
+    targets: dict = defaultdict(dict)
+    through = Scan.targets.through
+    picked = (
+        through.objects.filter(scan_id__in=[s.pk for s in scans])
+        .select_related("asset")
+        .order_by("asset__name")
+    )
+    for link in picked:
+        targets[link.scan_id][link.asset_id] = link.asset
+    grouped = [s for s in scans if s.asset_group]
+    if grouped:
+        tenant_ids = {s.tenant_id for s in grouped}
+        tagged = Asset.objects.filter(tenant_id__in=tenant_ids).exclude(tags=[])
+        for asset in tagged:
+            for scan in grouped:
+                if scan.tenant_id == asset.tenant_id and scan.asset_group in asset.tags:
+                    targets[scan.pk].setdefault(asset.pk, asset)
+    return {scan.pk: list(targets[scan.pk].values()) for scan in scans}
+
+
+def tool_config(scan: Scan, tool: str) -> tuple[dict, int]:
+    """The scanner configuration and timeout of `tool`: the profile's settings for the
+    tool, overridden by the scan's own."""
+    profile = scan.profile
+    settings = (profile.tools_config.get(tool, {}) if profile else {}) or {}
+    config = dict(settings.get("options") or {})
+    if settings.get("severity"):
+        config["min_severity"] = settings["severity"]
+    config.update(scan.scanner_config or {})
+    timeout = settings.get("timeout") or (profile.timeout_seconds if profile else 3600)
+    return config, int(timeout)
+
+
+def start_stage(
+    scans_and_runs: list[tuple[Scan, uuid.UUID]],
+    *,
+    stage: int,
+    trigger: str,
+    now: datetime,
+    slots: dict | None = None,
+    by=None,
+) -> list[StartedRun]:
+    """Start stage `stage` of each (scan, run): its sessions and their commands."""
+    slots = slots or {}
+    scans = [scan for scan, _ in scans_and_runs]
+    targets = targets_of(scans)
+    waiting = _routing_notes(scans, now)
+    started, sessions, commands = [], [], []
+    for scan, run_id in scans_and_runs:
+        run = StartedRun(scan, run_id)
+        stages = scan.stages
+        if stage >= len(stages):
+            continue
+        for tool in stages[stage]["tools"]:
+            config, timeout = tool_config(scan, tool)
+            for asset in targets[scan.pk]:
+                session = ScanSession(
+                    id=uuid7(),
+                    tenant_id=scan.tenant_id,
+                    scan=scan,
+                    run_id=run_id,
+                    trigger=trigger,
+                    stage=stage,
+                    scheduled_for=slots.get(scan.pk),
+                    status=SessionStatus.PENDING,
+                    scanner_name=tool,
+                    scanner_type=(source_category_for_tool(tool) or ""),
+                    asset=asset,
+                    asset_type=asset.type,
+                    asset_value=asset.identifier,
+                    created_by=by,
+                    error_message=waiting.get(_routing_key(scan, tool), ""),
+                )
+                command = Command(
+                    id=uuid7(),
+                    tenant_id=scan.tenant_id,
+                    type=CommandType.SCAN,
+                    priority=scan.priority,
+                    payload={
+                        "scanner": tool,
+                        "target": asset.identifier,
+                        "target_type": asset.type,
+                        "config": config,
+                        "timeout_seconds": timeout,
+                        "report_progress": True,
+                        "custom_templates": [],
+                        "scan_id": str(session.pk),
+                        "scan_definition_id": str(scan.pk),
+                        "run_id": str(run_id),
+                        "stage": stage,
+                    },
+                    required_tools=[tool],
+                    tags=list(scan.tags),
+                    run_on_tenant_runner=scan.run_on_tenant_runner,
+                    scan=scan,
+                    scan_session=session,
+                )
+                run.sessions.append(session)
+                run.commands.append(command)
+        sessions += run.sessions
+        commands += run.commands
+        started.append(run)
+    ScanSession.objects.bulk_create(sessions, batch_size=1000)
+    commands_enqueue_many(commands, now=now)
+    return started
+
+
+def _routing_notes(scans: list[Scan], now: datetime) -> dict:
+    """Why a scan's work would wait, per (tenant, tool, tags, runner flag), when no
+    agent of the tenant can take it now (for the runs page; the work stays queued and
+    starts when a suitable agent polls). Two queries for the whole batch."""
+    tenant_ids = {s.tenant_id for s in scans}
+    agents = list(Agent.objects.filter(tenant_id__in=tenant_ids).order_by("name"))
+    running = dict(
+        Command.objects.filter(agent__in=agents, status__in=HELD_STATUSES)
+        .values_list("agent_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    notes = {}
+    for scan in scans:
+        tenant_agents = [a for a in agents if a.tenant_id == scan.tenant_id]
+        for stage in scan.stages:
+            for tool in stage["tools"]:
+                key = _routing_key(scan, tool)
+                if key in notes:
+                    continue
+                needs = Requirements(
+                    tools=(tool,),
+                    tags=tuple(scan.tags),
+                    run_on_tenant_runner=scan.run_on_tenant_runner,
+                )
+                verdicts = evaluate_agents(tenant_agents, needs, running)
+                if any(v.eligible for v in verdicts):
+                    notes[key] = ""
+                elif not verdicts:
+                    notes[key] = "waiting for an agent: this team has none"
+                else:
+                    why = "; ".join(f"{v.agent.name}: {', '.join(v.reasons)}" for v in verdicts[:5])
+                    notes[key] = f"waiting for an agent able to run {tool} ({why})"[:2000]
+    return notes
+
+
+def _routing_key(scan: Scan, tool: str) -> tuple:
+    return (scan.tenant_id, tool, tuple(scan.tags), scan.run_on_tenant_runner)
+
+
+def advance(session: ScanSession, *, now: datetime) -> list[StartedRun]:
+    """After `session` finished: start the run's next stage when its stage is over, or
+    close the run (scan counters) when it was the last one or a failure stops it."""
+    if session.scan_id is None:
+        return []
+    siblings = ScanSession.objects.for_tenant(session.tenant_id).filter(run_id=session.run_id)
+    stage_sessions = [s for s in siblings if s.stage == session.stage]
+    if any(s.status not in FINAL_SESSION_STATUSES for s in stage_sessions):
+        return []
+    scan = Scan.objects.select_related("profile").get(pk=session.scan_id)
+    stages = scan.stages
+    failed = any(s.status != SessionStatus.COMPLETED for s in stage_sessions)
+    may_continue = not failed or stages[session.stage]["continue_on_failure"]
+    if may_continue and session.stage + 1 < len(stages):
+        return start_stage(
+            [(scan, session.run_id)], stage=session.stage + 1, trigger=session.trigger, now=now
+        )
+    run_failed = any(s.status != SessionStatus.COMPLETED for s in siblings)
+    counter = "failed_runs" if run_failed else "successful_runs"
+    Scan.objects.filter(pk=scan.pk).update(**{counter: F(counter) + 1})
+    return []
