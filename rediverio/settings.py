@@ -45,6 +45,7 @@ try:
     COMMAND_RETENTION_DAYS = env_int("COMMAND_RETENTION_DAYS", default=7, minimum=1)
     AGENT_POLL_MAX_LIMIT = env_int("AGENT_POLL_MAX_LIMIT", default=100, minimum=1)
     AGENT_RATE_LIMIT = env_str("AGENT_RATE_LIMIT") or "100/s"
+    SCAN_TRIGGER_RATE = env_str("SCAN_TRIGGER_RATE") or "20/min"  # manual triggers per user
 
     # Ingest (ingest/): the largest report accepted, decompressed; reports above the
     # async threshold are stored by a background job (202 + a status URL); an identical

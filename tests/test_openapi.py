@@ -29,6 +29,12 @@ BODYLESS = {
     ("post", "/api/v1/agent/commands/{command_id}/ack"),
     ("post", "/api/v1/agent/commands/{command_id}/acknowledge"),
     ("post", "/api/v1/agent/commands/{command_id}/start"),
+    ("post", "/api/v1/scans/{scan_id}/trigger"),
+    ("post", "/api/v1/scans/{scan_id}/pause"),
+    ("post", "/api/v1/scans/{scan_id}/activate"),
+    ("post", "/api/v1/scans/{scan_id}/disable"),
+    ("post", "/api/v1/scan-sessions/{session_id}/stop"),
+    ("post", "/api/v1/scan-sessions/{session_id}/retry"),
 }
 
 

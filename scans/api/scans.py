@@ -1,0 +1,558 @@
+"""Scan management for users (seed section 10, module `scans`).
+
+    GET/POST              /api/v1/scans
+    GET                   /api/v1/scans/stats
+    POST                  /api/v1/scans/schedule-preview
+    GET/PUT/PATCH/DELETE  /api/v1/scans/{id}
+    POST                  /api/v1/scans/{id}/trigger | pause | activate | disable | clone
+    GET                   /api/v1/scans/{id}/runs
+    GET                   /api/v1/scan-sessions/{id}
+    POST                  /api/v1/scan-sessions/{id}/stop | retry
+
+Viewers read; members and above create, change and run scans.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, ProtectedError, Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+
+from agents.models import CommandPriority
+from findings.models import Asset
+from rediverio.api_auth import TenantApiView
+from rediverio.api_errors import ApiError
+from rediverio.models import Role
+from scans.models import Scan, ScanProfile, ScanSession, ScanStatus, SessionStatus
+from scans.schedules import Schedule, ScheduleError
+from scans.services import (
+    ConcurrencyLimitReached,
+    ScanInvalid,
+    ScanLimitReached,
+    scan_clone,
+    scan_create,
+    scan_set_status,
+    scan_trigger,
+    scan_update,
+    session_cancel,
+    session_retry,
+)
+
+PRIORITIES = {p.label: p.value for p in CommandPriority}
+
+
+class ScansApiView(TenantApiView):
+    required_module = "scans"
+    write_role = Role.MEMBER
+
+
+class TriggerThrottle(UserRateThrottle):
+    """Manual triggers per user (SCAN_TRIGGER_RATE, default 20/min)."""
+
+    scope = "scan_trigger"
+
+    def get_rate(self) -> str:
+        from django.conf import settings
+
+        return settings.SCAN_TRIGGER_RATE
+
+
+class PriorityField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(PRIORITIES), **kwargs)
+
+    def to_representation(self, value):
+        return CommandPriority(value).label
+
+    def to_internal_value(self, data):
+        return PRIORITIES[super().to_internal_value(data)]
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    targets = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Asset.objects.none(), required=False
+    )
+    profile = serializers.PrimaryKeyRelatedField(
+        queryset=ScanProfile.objects.none(), required=False, allow_null=True
+    )
+    priority = PriorityField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    pipeline = serializers.JSONField(required=False)
+    scanner_config = serializers.DictField(required=False)
+
+    class Meta:
+        model = Scan
+        fields = [
+            "id",
+            "name",
+            "description",
+            "scan_type",
+            "scanner_name",
+            "scanner_config",
+            "pipeline",
+            "targets",
+            "asset_group",
+            "profile",
+            "schedule_type",
+            "schedule_cron",
+            "schedule_day",
+            "schedule_time",
+            "schedule_timezone",
+            "tags",
+            "run_on_tenant_runner",
+            "priority",
+            "status",
+            "next_run_at",
+            "last_run_at",
+            "total_runs",
+            "successful_runs",
+            "failed_runs",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "next_run_at",
+            "last_run_at",
+            "total_runs",
+            "successful_runs",
+            "failed_runs",
+            "created_at",
+            "updated_at",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenant = self.context.get("tenant")
+        if tenant is not None:
+            self.fields["targets"].child_relation.queryset = Asset.objects.for_tenant(tenant)
+            self.fields["profile"].queryset = ScanProfile.objects.for_tenant(tenant)
+
+    def validate_name(self, name: str) -> str:
+        name = name.strip()
+        clash = Scan.objects.for_tenant(self.context["tenant"]).filter(name=name)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("A scan of this team already has this name.")
+        return name
+
+
+SCAN_EXAMPLE = {
+    "name": "Nightly SAST",
+    "description": "semgrep on every service",
+    "scan_type": "single",
+    "scanner_name": "semgrep",
+    "scanner_config": {},
+    "targets": ["0193a5f0-7c1e-7d2a-9f3b-1a2b3c4d5e6f"],
+    "schedule_type": "daily",
+    "schedule_time": "02:00",
+    "schedule_timezone": "Europe/Paris",
+    "tags": ["region=eu"],
+    "priority": "normal",
+}
+
+
+class ScanPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ScanSerializer(many=True)
+
+
+class ScanSessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScanSession
+        fields = [
+            "id",
+            "scan",
+            "run_id",
+            "trigger",
+            "stage",
+            "scheduled_for",
+            "agent",
+            "status",
+            "progress",
+            "scanner_name",
+            "scanner_version",
+            "scanner_type",
+            "asset",
+            "asset_type",
+            "asset_value",
+            "findings_total",
+            "findings_new",
+            "findings_fixed",
+            "findings_by_severity",
+            "quality_gate_result",
+            "error_message",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+def _scan(request: Request, scan_id) -> Scan:
+    try:
+        return get_object_or_404(
+            Scan.objects.for_tenant(request.tenant).select_related("profile"), pk=scan_id
+        )
+    except ValidationError as exc:
+        raise ApiError(404, "NOT_FOUND", "No such scan.") from exc
+
+
+def _invalid(exc: ScanInvalid) -> ApiError:
+    return ApiError(400, "VALIDATION_ERROR", str(exc), {exc.field: [exc.message]})
+
+
+def _save_fields(data: dict) -> tuple[dict, list | None]:
+    data = dict(data)
+    targets = data.pop("targets", None)
+    return data, targets
+
+
+class ScanListCreateApi(ScansApiView):
+    @extend_schema(
+        operation_id="scans_list",
+        tags=["scans"],
+        summary="List the team's scans",
+        parameters=[
+            OpenApiParameter("status", str, enum=ScanStatus.values),
+            OpenApiParameter("scan_type", str, enum=["single", "workflow"]),
+            OpenApiParameter("schedule_type", str),
+            OpenApiParameter("search", str, description="In name and scanner"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: ScanPageSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        from agents.api.management import Pages
+
+        scans = Scan.objects.for_tenant(request.tenant).prefetch_related("targets").order_by("name")
+        for name in ("status", "scan_type", "schedule_type"):
+            if value := request.query_params.get(name):
+                scans = scans.filter(**{name: value})
+        if search := request.query_params.get("search"):
+            scans = scans.filter(Q(name__icontains=search) | Q(scanner_name__icontains=search))
+        pages = Pages()
+        page = pages.paginate_queryset(scans, request, view=self)
+        return pages.get_paginated_response(ScanSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="scans_create",
+        tags=["scans"],
+        summary="Create a scan definition",
+        request=ScanSerializer,
+        responses={201: ScanSerializer},
+        examples=[OpenApiExample("Nightly semgrep", request_only=True, value=SCAN_EXAMPLE)],
+    )
+    def post(self, request: Request) -> Response:
+        body = ScanSerializer(data=request.data, context={"tenant": request.tenant})
+        body.is_valid(raise_exception=True)
+        fields, targets = _save_fields(body.validated_data)
+        try:
+            scan = scan_create(tenant=request.tenant, by=request.user, targets=targets, **fields)
+        except ScanInvalid as exc:
+            raise _invalid(exc) from exc
+        except ScanLimitReached as exc:
+            raise ApiError(403, "PLAN_LIMIT", str(exc)) from exc
+        return Response(ScanSerializer(scan).data, status=status.HTTP_201_CREATED)
+
+
+class ScanDetailApi(ScansApiView):
+    @extend_schema(
+        operation_id="scans_retrieve", tags=["scans"], summary="A scan", responses=ScanSerializer
+    )
+    def get(self, request: Request, scan_id) -> Response:
+        return Response(ScanSerializer(_scan(request, scan_id)).data)
+
+    @extend_schema(
+        operation_id="scans_update",
+        tags=["scans"],
+        summary="Replace a scan definition",
+        request=ScanSerializer,
+        responses=ScanSerializer,
+    )
+    def put(self, request: Request, scan_id) -> Response:
+        return self._update(request, scan_id, partial=False)
+
+    @extend_schema(
+        operation_id="scans_partial_update",
+        tags=["scans"],
+        summary="Change some of a scan's settings",
+        request=ScanSerializer,
+        responses=ScanSerializer,
+        examples=[
+            OpenApiExample(
+                "Weekly",
+                request_only=True,
+                value={"schedule_type": "weekly", "schedule_day": 0, "schedule_time": "03:00"},
+            )
+        ],
+    )
+    def patch(self, request: Request, scan_id) -> Response:
+        return self._update(request, scan_id, partial=True)
+
+    def _update(self, request: Request, scan_id, *, partial: bool) -> Response:
+        scan = _scan(request, scan_id)
+        body = ScanSerializer(
+            scan, data=request.data, partial=partial, context={"tenant": request.tenant}
+        )
+        body.is_valid(raise_exception=True)
+        fields, targets = _save_fields(body.validated_data)
+        try:
+            scan = scan_update(scan=scan, targets=targets, **fields)
+        except ScanInvalid as exc:
+            raise _invalid(exc) from exc
+        return Response(ScanSerializer(scan).data)
+
+    @extend_schema(
+        operation_id="scans_destroy",
+        tags=["scans"],
+        summary="Delete a scan and its runs",
+        responses={204: None},
+    )
+    def delete(self, request: Request, scan_id) -> Response:
+        try:
+            _scan(request, scan_id).delete()
+        except ProtectedError as exc:  # pragma: no cover - nothing protects a scan today
+            raise ApiError(409, "IN_USE", str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunStartedSerializer(serializers.Serializer):
+    run_id = serializers.UUIDField()
+    sessions = ScanSessionSerializer(many=True)
+
+
+class ScanTriggerApi(ScansApiView):
+    throttle_classes = [TriggerThrottle]
+
+    @extend_schema(
+        operation_id="scans_trigger",
+        tags=["scans"],
+        summary="Run a scan now",
+        request=None,
+        responses={201: RunStartedSerializer},
+    )
+    def post(self, request: Request, scan_id) -> Response:
+        scan = _scan(request, scan_id)
+        try:
+            run = scan_trigger(scan=scan, by=request.user)
+        except ScanInvalid as exc:
+            raise _invalid(exc) from exc
+        except ConcurrencyLimitReached as exc:
+            raise ApiError(409, "CONCURRENCY_LIMIT", str(exc)) from exc
+        body = {
+            "run_id": run.run_id,
+            "sessions": ScanSessionSerializer(run.sessions, many=True).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _status_view(action: str, target: str, summary: str):
+    class StatusApi(ScansApiView):
+        @extend_schema(
+            operation_id=f"scans_{action}",
+            tags=["scans"],
+            summary=summary,
+            request=None,
+            responses=ScanSerializer,
+        )
+        def post(self, request: Request, scan_id) -> Response:
+            scan = scan_set_status(scan=_scan(request, scan_id), status=target)
+            return Response(ScanSerializer(scan).data)
+
+    StatusApi.__name__ = f"Scan{action.capitalize()}Api"
+    return StatusApi
+
+
+ScanPauseApi = _status_view("pause", ScanStatus.PAUSED, "Pause scheduled runs")
+ScanActivateApi = _status_view("activate", ScanStatus.ACTIVE, "Resume scheduled runs")
+ScanDisableApi = _status_view("disable", ScanStatus.DISABLED, "Disable a scan")
+
+
+class ScanCloneApi(ScansApiView):
+    @extend_schema_serializer(component_name="ScanCloneRequest")
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(required=False, max_length=200)
+
+    @extend_schema(
+        operation_id="scans_clone",
+        tags=["scans"],
+        summary="Copy a scan definition",
+        request=InputSerializer,
+        responses={201: ScanSerializer},
+    )
+    def post(self, request: Request, scan_id) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            clone = scan_clone(
+                scan=_scan(request, scan_id), name=body.validated_data.get("name"), by=request.user
+            )
+        except ScanLimitReached as exc:
+            raise ApiError(403, "PLAN_LIMIT", str(exc)) from exc
+        return Response(ScanSerializer(clone).data, status=status.HTTP_201_CREATED)
+
+
+class ScanRunsApi(ScansApiView):
+    @extend_schema(
+        operation_id="scans_runs",
+        tags=["scans"],
+        summary="A scan's sessions, newest first",
+        parameters=[OpenApiParameter("status", str, enum=SessionStatus.values)],
+        responses=ScanSessionSerializer(many=True),
+    )
+    def get(self, request: Request, scan_id) -> Response:
+        sessions = ScanSession.objects.for_tenant(request.tenant).filter(
+            scan=_scan(request, scan_id)
+        )
+        if value := request.query_params.get("status"):
+            sessions = sessions.filter(status=value)
+        return Response(
+            ScanSessionSerializer(sessions.order_by("-created_at")[:200], many=True).data
+        )
+
+
+class ScanStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    active = serializers.IntegerField()
+    paused = serializers.IntegerField()
+    disabled = serializers.IntegerField()
+    runs_total = serializers.IntegerField()
+    runs_active = serializers.IntegerField()
+    runs_completed = serializers.IntegerField()
+    runs_failed = serializers.IntegerField()
+
+
+class ScanStatsApi(ScansApiView):
+    @extend_schema(
+        operation_id="scans_stats",
+        tags=["scans"],
+        summary="Scans by status and runs by outcome (two aggregate queries)",
+        responses=ScanStatsSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        scans = Scan.objects.for_tenant(request.tenant).aggregate(
+            total=Count("id"),
+            **{s: Count("id", filter=Q(status=s)) for s in ScanStatus.values},
+        )
+        runs = ScanSession.objects.for_tenant(request.tenant).aggregate(
+            runs_total=Count("id"),
+            runs_active=Count(
+                "id", filter=Q(status__in=[SessionStatus.PENDING, SessionStatus.RUNNING])
+            ),
+            runs_completed=Count("id", filter=Q(status=SessionStatus.COMPLETED)),
+            runs_failed=Count("id", filter=Q(status=SessionStatus.FAILED)),
+        )
+        return Response({**scans, **runs})
+
+
+class SchedulePreviewApi(ScansApiView):
+    write_role = Role.VIEWER  # a preview changes nothing
+
+    @extend_schema_serializer(component_name="SchedulePreviewRequest")
+    class InputSerializer(serializers.Serializer):
+        schedule_type = serializers.CharField()
+        schedule_time = serializers.TimeField(required=False, allow_null=True)
+        schedule_day = serializers.IntegerField(required=False, allow_null=True)
+        schedule_cron = serializers.CharField(required=False, allow_blank=True)
+        schedule_timezone = serializers.CharField(required=False, default="UTC")
+        count = serializers.IntegerField(required=False, default=5, min_value=1, max_value=20)
+
+    @extend_schema(
+        operation_id="scans_schedule_preview",
+        tags=["scans"],
+        summary="The next run times of a schedule",
+        request=InputSerializer,
+        responses={200: serializers.ListSerializer(child=serializers.DateTimeField())},
+        examples=[
+            OpenApiExample(
+                "Weekdays at 9",
+                request_only=True,
+                value={
+                    "schedule_type": "crontab",
+                    "schedule_cron": "0 9 * * 1-5",
+                    "schedule_timezone": "Europe/Paris",
+                },
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        schedule = Schedule(
+            type=data["schedule_type"],
+            time=data.get("schedule_time"),
+            day=data.get("schedule_day"),
+            cron=data.get("schedule_cron") or "",
+            timezone=data["schedule_timezone"],
+        )
+        try:
+            runs = schedule.upcoming(timezone.now(), data["count"])
+        except ScheduleError as exc:
+            raise ApiError(400, "VALIDATION_ERROR", str(exc), {exc.field: [exc.message]}) from exc
+        return Response([r.isoformat().replace("+00:00", "Z") for r in runs])
+
+
+def _session(request: Request, session_id) -> ScanSession:
+    try:
+        return get_object_or_404(ScanSession.objects.for_tenant(request.tenant), pk=session_id)
+    except ValidationError as exc:
+        raise ApiError(404, "NOT_FOUND", "No such session.") from exc
+
+
+class ScanSessionDetailApi(ScansApiView):
+    @extend_schema(
+        operation_id="scan_sessions_retrieve",
+        tags=["scans"],
+        summary="A scan session",
+        responses=ScanSessionSerializer,
+    )
+    def get(self, request: Request, session_id) -> Response:
+        return Response(ScanSessionSerializer(_session(request, session_id)).data)
+
+
+class ScanSessionStopApi(ScansApiView):
+    @extend_schema(
+        operation_id="scan_sessions_stop",
+        tags=["scans"],
+        summary="Stop a session (its agent is told to cancel)",
+        request=None,
+        responses=ScanSessionSerializer,
+    )
+    def post(self, request: Request, session_id) -> Response:
+        return Response(
+            ScanSessionSerializer(session_cancel(session=_session(request, session_id))).data
+        )
+
+
+class ScanSessionRetryApi(ScansApiView):
+    @extend_schema(
+        operation_id="scan_sessions_retry",
+        tags=["scans"],
+        summary="Run a finished session's tool on its target again",
+        request=None,
+        responses={201: ScanSessionSerializer},
+    )
+    def post(self, request: Request, session_id) -> Response:
+        try:
+            retried = session_retry(session=_session(request, session_id), by=request.user)
+        except ScanInvalid as exc:
+            raise ApiError(409, "NOT_FINISHED", str(exc)) from exc
+        return Response(ScanSessionSerializer(retried).data, status=status.HTTP_201_CREATED)
