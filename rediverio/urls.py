@@ -20,7 +20,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("agents.api.urls")),
     path("api/v1/", include("ingest.api.urls")),
-    path("api/v1/", include("scans.api.profile_urls")),
     path("api/v1/", include("scans.api.urls")),
 ]
 

@@ -24,6 +24,7 @@ from scans.models import (
     TriggerType,
 )
 from scans.profiles import SYSTEM_PROFILES
+from scans.quality_gate import QualityGate, evaluate
 from scans.schedules import ScheduleError
 from scans.workflows import advance, start_stage, tool_config
 
@@ -314,15 +315,12 @@ def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
 
 
 def _quality_gate(session: ScanSession) -> dict | None:
+    """The profile's quality gate on the session's findings, when the profile has one."""
     profile = session.scan.profile if session.scan_id else None
     if profile is None or not profile.quality_gate:
         return None
-    from scans.quality_gate import QualityGate, evaluate
-
-    result = evaluate(
-        QualityGate.from_dict(profile.quality_gate), by_severity=session.findings_by_severity
-    )
-    return {"passed": result.passed, "reason": result.reason, "breaches": result.breaches}
+    gate = QualityGate.from_dict(profile.quality_gate)
+    return evaluate(gate, by_severity=session.findings_by_severity).to_dict()
 
 
 @transaction.atomic

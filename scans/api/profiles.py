@@ -29,6 +29,7 @@ from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from rediverio.api_auth import TenantApiView
 from rediverio.api_errors import ApiError
@@ -162,7 +163,9 @@ class QualityGateSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> QualityGate:
         if not isinstance(data, Mapping):
-            raise serializers.ValidationError("must be an object.")
+            # Keyed like DRF's own: a top-level error must be a dict to reach the handler.
+            message = f"Invalid data. Expected a dictionary, but got {type(data).__name__}."
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
         try:
             return QualityGate.from_dict(data)
         except QualityGateError as exc:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from scans.api import scans
 
@@ -30,4 +30,5 @@ urlpatterns = [
         scans.ScanSessionRetryApi.as_view(),
         name="scan-session-retry",
     ),
+    path("", include("scans.api.profile_urls")),
 ]

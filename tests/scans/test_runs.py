@@ -271,3 +271,28 @@ class Workflows(TestCase):
         scan_trigger(scan=scan)
         self.finish(fail="bandit")
         self.assertIn((1, "gitleaks"), self.tools_started())
+
+
+class QualityGateOnCompletion(TestCase):
+    def test_a_completed_session_carries_its_profiles_gate_verdict(self):
+        tenant = TenantFactory()
+        repo = AssetFactory(tenant=tenant)
+        agent, key = agent_create(tenant=tenant, name="w", tools=["bandit"])
+        profile = ScanProfileFactory(
+            tenant=tenant, quality_gate={"enabled": True, "fail_on_critical": True, "max_high": 1}
+        )
+        scan = scan_create(
+            tenant=tenant, name="gated", scanner_name="bandit", profile=profile, targets=[repo]
+        )
+        run = scan_trigger(scan=scan)
+        ScanSession.objects.filter(pk=run.sessions[0].pk).update(
+            findings_by_severity={"critical": 1, "high": 3}
+        )
+        (command,) = lease_commands(agent=agent, limit=1)
+        bearer(key).post(f"{POLL}/{command.pk}/complete", {"result": {}}, format="json")
+        verdict = ScanSession.objects.get(pk=run.sessions[0].pk).quality_gate_result
+        self.assertFalse(verdict["passed"])
+        self.assertEqual(
+            {(b["metric"], b["limit"], b["actual"]) for b in verdict["breaches"]},
+            {("critical", 0, 1), ("high", 1, 3)},
+        )

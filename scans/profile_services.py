@@ -1,0 +1,212 @@
+"""Writes on scan profiles: create, change, clone, delete, and the tenant's default.
+
+System profiles (installed by `scans.services.system_profiles_install`) are read-only:
+a team copies one to change it. Each tenant has at most one default profile; the
+database enforces it, and these services switch the default in one transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from rediverio.models import Tenant
+from scans.models import Intensity, ScanProfile
+from scans.quality_gate import QualityGate
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "tools_config",
+        "intensity",
+        "max_concurrent_scans",
+        "timeout_seconds",
+        "tags",
+        "quality_gate",
+        "is_default",
+    }
+)
+NAME_MAX_LENGTH = ScanProfile._meta.get_field("name").max_length
+
+
+class ScanProfileNameTaken(Exception):
+    pass
+
+
+class SystemProfileReadOnly(Exception):
+    pass
+
+
+class ScanProfileInUse(Exception):
+    def __init__(self, profile: ScanProfile, scan_names: list[str]) -> None:
+        shown = ", ".join(scan_names[:5]) + (", …" if len(scan_names) > 5 else "")
+        super().__init__(
+            f"{profile.name} is used by {len(scan_names)} scan(s) ({shown}); "
+            "move them to another profile first."
+        )
+        self.scan_names = scan_names
+
+
+def _lock_tenant(tenant: Tenant) -> None:
+    # One profile write per tenant at a time: the name check and the default switch are
+    # then free of races that would otherwise surface as IntegrityErrors (500s).
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+
+
+def _ensure_name_free(*, tenant: Tenant, name: str, exclude: ScanProfile | None = None) -> None:
+    clash = ScanProfile.objects.for_tenant(tenant).filter(name=name)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude.pk)
+    if clash.exists():
+        raise ScanProfileNameTaken(f"A scan profile of this team is already named {name!r}.")
+
+
+def _clear_default(*, tenant: Tenant, keep: ScanProfile | None = None) -> None:
+    # Before the new default is saved: the one-default constraint is not deferrable.
+    others = ScanProfile.objects.for_tenant(tenant).filter(is_default=True)
+    if keep is not None and keep.pk is not None:
+        others = others.exclude(pk=keep.pk)
+    others.update(is_default=False, updated_at=timezone.now())
+
+
+def _gate_dict(quality_gate: QualityGate | Mapping[str, Any] | None) -> dict[str, Any]:
+    if isinstance(quality_gate, QualityGate):
+        return quality_gate.to_dict()
+    return QualityGate.from_dict(quality_gate).to_dict()
+
+
+@transaction.atomic
+def scan_profile_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    description: str = "",
+    tools_config: dict[str, dict[str, Any]] | None = None,
+    intensity: str = Intensity.MEDIUM,
+    max_concurrent_scans: int = 5,
+    timeout_seconds: int = 3600,
+    tags: list[str] | None = None,
+    quality_gate: QualityGate | Mapping[str, Any] | None = None,
+    is_default: bool = False,
+) -> ScanProfile:
+    """Create a team's own profile; `is_default` takes the default from the old one."""
+    _lock_tenant(tenant)
+    name = name.strip()
+    _ensure_name_free(tenant=tenant, name=name)
+    if is_default:
+        _clear_default(tenant=tenant)
+    profile = ScanProfile(
+        tenant=tenant,
+        name=name,
+        description=description,
+        tools_config=tools_config or {},
+        intensity=intensity,
+        max_concurrent_scans=max_concurrent_scans,
+        timeout_seconds=timeout_seconds,
+        tags=list(tags or []),
+        quality_gate=_gate_dict(quality_gate),
+        is_default=is_default,
+        is_system=False,
+    )
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+@transaction.atomic
+def scan_profile_update(*, profile: ScanProfile, changes: Mapping[str, Any]) -> ScanProfile:
+    """Apply validated changes. `is_default: true` moves the default here; `false` on
+    the default leaves the team without one."""
+    if profile.is_system:
+        raise SystemProfileReadOnly(f"{profile.name} is a system profile; clone it to change it.")
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    _lock_tenant(profile.tenant)
+    changes = dict(changes)
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        _ensure_name_free(tenant=profile.tenant, name=changes["name"], exclude=profile)
+    if "quality_gate" in changes:
+        changes["quality_gate"] = _gate_dict(changes["quality_gate"])
+    if changes.get("is_default"):
+        _clear_default(tenant=profile.tenant, keep=profile)
+    for name, value in changes.items():
+        setattr(profile, name, value)
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+@transaction.atomic
+def scan_profile_set_default(*, profile: ScanProfile) -> ScanProfile:
+    """Make this the team's default profile. System profiles may be the default too:
+    choosing one is the team's setting, not a change to the shipped profile."""
+    _lock_tenant(profile.tenant)
+    _clear_default(tenant=profile.tenant, keep=profile)
+    if not profile.is_default:
+        profile.is_default = True
+        profile.save(update_fields=["is_default", "updated_at"])
+    return profile
+
+
+@transaction.atomic
+def scan_profile_delete(*, profile: ScanProfile) -> None:
+    if profile.is_system:
+        raise SystemProfileReadOnly(f"{profile.name} is a system profile; it cannot be deleted.")
+    try:
+        profile.delete()
+    except ProtectedError as exc:  # Scan.profile is PROTECT
+        names = sorted(scan.name for scan in exc.protected_objects)
+        raise ScanProfileInUse(profile, names) from exc
+
+
+def _copy_name(*, tenant: Tenant, name: str) -> str:
+    """ "<name> (copy)", else "<name> (copy 2)", "(copy 3)"…, cut to fit the column."""
+    taken = set(
+        ScanProfile.objects.for_tenant(tenant)
+        .filter(name__startswith=name[: NAME_MAX_LENGTH // 2])
+        .values_list("name", flat=True)
+    )
+    n = 1
+    while True:
+        suffix = " (copy)" if n == 1 else f" (copy {n})"
+        candidate = name[: NAME_MAX_LENGTH - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+@transaction.atomic
+def scan_profile_clone(*, profile: ScanProfile, name: str | None = None) -> ScanProfile:
+    """A team-owned copy of any profile of the team, system ones included; never the
+    default. Without a name it is "<name> (copy)", numbered when that is taken."""
+    tenant = profile.tenant
+    _lock_tenant(tenant)
+    if name and name.strip():
+        name = name.strip()
+        _ensure_name_free(tenant=tenant, name=name)
+    else:
+        name = _copy_name(tenant=tenant, name=profile.name)
+    clone = ScanProfile(
+        tenant=tenant,
+        name=name,
+        description=profile.description,
+        tools_config=copy.deepcopy(profile.tools_config),
+        intensity=profile.intensity,
+        max_concurrent_scans=profile.max_concurrent_scans,
+        timeout_seconds=profile.timeout_seconds,
+        tags=list(profile.tags),
+        quality_gate=copy.deepcopy(profile.quality_gate),
+        is_default=False,
+        is_system=False,
+    )
+    clone.full_clean()
+    clone.save()
+    return clone
