@@ -14,7 +14,7 @@ from django.test import TestCase, override_settings
 from agents.models import Agent, AgentKey
 from findings.models import Asset
 from rediverio.models import ApiToken, Membership, Tenant
-from scans.models import ScanProfile
+from scans.models import Scan, ScanProfile
 from scans.profiles import SYSTEM_PROFILES
 from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
 
@@ -108,6 +108,25 @@ class SeedDemo(TestCase):
         self.assertEqual(Membership.objects.get(user__username="demo").role, "owner")
         self.assertEqual(Asset.objects.for_tenant(tenant).count(), 1)
         self.assertEqual(ScanProfile.objects.for_tenant(tenant).count(), len(SYSTEM_PROFILES))
+
+    def test_it_sets_up_the_sample_scan_and_a_local_agent_with_a_kept_key(self):
+        run("seed_demo")
+        tenant = Tenant.objects.get(slug="demo")
+        scan = Scan.objects.for_tenant(tenant).get(name="Sample app SAST")
+        self.assertTrue(scan.targets.get().identifier.endswith("samples/vulnerable-app"))
+        self.assertEqual(scan.stages[0]["tools"], ["bandit", "semgrep"])
+        key_file = self.var / "local-agent.key"
+        key = key_file.read_text()
+        self.assertEqual(key_file.stat().st_mode & 0o777, 0o600)
+        stored = AgentKey.objects.for_tenant(tenant).get(agent__name="local-agent")
+        self.assertEqual(stored.digest, hashlib.sha256(key.encode()).hexdigest())
+
+        run("seed_demo")
+        self.assertEqual(key_file.read_text(), key)  # kept across runs
+        key_file.unlink()
+        run("seed_demo")  # lost: a new key, the old one revoked
+        self.assertNotEqual(key_file.read_text(), key)
+        self.assertEqual(AgentKey.objects.for_tenant(tenant).usable().count(), 1)
 
     def test_the_password_comes_from_demo_password(self):
         os.environ["DEMO_PASSWORD"] = "s3cret-demo-pass"

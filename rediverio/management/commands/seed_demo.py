@@ -2,25 +2,34 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import time
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from agents.models import Agent, AgentKey
+from agents.services import agent_create, agent_key_issue, agent_key_revoke
 from findings.services import asset_get_or_create
 from rediverio.models import Plan, Role, Tenant
+from rediverio.secrets import matching_secret
 from rediverio.services import membership_grant, tenant_create
-from scans.services import system_profiles_install
+from scans.models import Scan, ScanProfile
+from scans.services import scan_create, system_profiles_install
 
 DEMO_TENANT = "demo"
 DEMO_USER = "demo"
-DEMO_ASSET = "github.com/rediverio/demo-app"
+DEMO_AGENT = "local-agent"
+DEMO_SCAN = "Sample app SAST"
+# The deliberately vulnerable project shipped in the repository, scanned by the local agent.
+SAMPLE_APP = settings.BASE_DIR / "samples" / "vulnerable-app"
 
 
 class Command(BaseCommand):
     help = (
-        "Create (or refresh) the demo tenant, its user, an asset and the system profiles. "
+        "Create (or refresh) the demo tenant, its user, the sample app asset, a scan of it, "
+        "the system profiles and a local agent whose key is kept in var/local-agent.key. "
         "Idempotent. The password comes from DEMO_PASSWORD, else one is generated once."
     )
 
@@ -30,12 +39,25 @@ class Command(BaseCommand):
                 slug=DEMO_TENANT, name="Demo Team", plan=Plan.BUSINESS
             )
             system_profiles_install(tenant=tenant)
-            asset_get_or_create(
+            sample, _ = asset_get_or_create(
                 tenant=tenant,
-                identifier=DEMO_ASSET,
+                identifier=str(SAMPLE_APP),
                 asset_type="repository",
-                name="Demo application",
+                name="Sample vulnerable app",
             )
+            if not Scan.objects.for_tenant(tenant).filter(name=DEMO_SCAN).exists():
+                scan_create(
+                    tenant=tenant,
+                    name=DEMO_SCAN,
+                    description="bandit and semgrep on the sample app, every night and on demand",
+                    scan_type="workflow",
+                    pipeline=[{"tools": ["bandit", "semgrep"], "continue_on_failure": True}],
+                    profile=ScanProfile.objects.for_tenant(tenant).filter(is_default=True).first(),
+                    schedule_type="daily",
+                    schedule_time=time(3, 0),
+                    targets=[sample],
+                )
+            self._local_agent_key(tenant)
             user, created = User.objects.get_or_create(
                 username=DEMO_USER, defaults={"email": "demo@example.com"}
             )
@@ -49,6 +71,31 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo login: {DEMO_USER} (password unchanged; set DEMO_PASSWORD to reset it)"
             )
+
+    def _local_agent_key(self, tenant: Tenant) -> None:
+        """The local agent `make run` starts, and its key in var/ (owner-only): a key is
+        shown only once, so it is kept for the next `make run`, and replaced if lost."""
+        key_file = settings.VAR_DIR / "local-agent.key"
+        agent = Agent.objects.for_tenant(tenant).filter(name=DEMO_AGENT).first()
+        if agent is None:
+            agent, key = agent_create(
+                tenant=tenant,
+                name=DEMO_AGENT,
+                tools=["bandit", "semgrep"],
+                capabilities=["sast", "secrets"],
+                max_concurrent_jobs=2,
+            )
+        else:
+            keys = AgentKey.objects.for_tenant(tenant).filter(agent=agent).usable()
+            kept = key_file.read_text().strip() if key_file.exists() else ""
+            if kept and matching_secret(keys, kept) is not None:
+                return
+            for old in keys:
+                agent_key_revoke(key=old)
+            _, key = agent_key_issue(agent=agent)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
 
     def _password_for(self, user: User, created: bool) -> str | None:
         """The password to show: DEMO_PASSWORD (applied), else one generated when the
