@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: install run test lint format bench browser clean
 
@@ -14,6 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make run also installs the scanners the local agent uses (bandit, semgrep).
+$(RUN_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,scanners]'
+	touch $@
+
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads one).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -22,11 +28,12 @@ browser:
 	  || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
 run: export DEBUG ?= true
-run: install
+run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo
-	@echo "Rediverio is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "Rediverio is starting on http://127.0.0.1:8000 (Ctrl-C stops it), with the"
+	@echo "background jobs and a local agent; trigger 'Sample app SAST' to see findings arrive."
 	@echo
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
