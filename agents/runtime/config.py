@@ -239,7 +239,9 @@ def build_config(overrides: Mapping[str, Any], env: Mapping[str, str] | None = N
     if values.get("agent_type", "worker") not in AGENT_TYPES:
         raise ConfigError(f"agent type must be one of {', '.join(AGENT_TYPES)}")
     if "work_dir" in values:
-        values["work_dir"] = Path(values["work_dir"]).expanduser()
+        # Absolute: tools run inside their target directory, so a relative output path
+        # would land (or fail) there instead of in the work directory.
+        values["work_dir"] = Path(values["work_dir"]).expanduser().resolve()
     return AgentConfig(**values)
 
 

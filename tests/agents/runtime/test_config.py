@@ -77,3 +77,11 @@ def test_an_unreadable_persisted_file_is_an_error_not_a_silent_reset(tmp_path):
     (tmp_path / "agent-config.json").write_text("{not json")
     with pytest.raises(ConfigError, match="unreadable"):
         AgentConfig(work_dir=tmp_path).with_persisted()
+
+
+def test_a_relative_work_directory_is_made_absolute(tmp_path, monkeypatch):
+    from agents.runtime.config import build_config
+
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"work_dir": "var/agent"}, env={})
+    assert config.work_dir == tmp_path / "var" / "agent"
