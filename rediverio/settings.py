@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "template_partials",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

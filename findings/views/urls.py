@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from findings.views import pages
+
+app_name = "findings"
+
+urlpatterns = pages.urlpatterns
