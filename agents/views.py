@@ -1,0 +1,143 @@
+"""Agents pages: the team's agents, their health and load, registering one (the key is
+shown once), disabling or revoking one, and why one cannot run a given scan."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.forms import AgentForm
+from agents.models import Agent, AgentKey, AgentStatus
+from agents.selectors import agent_eligibility, agent_list
+from agents.services import AgentLimitReached, agent_create, agent_update
+from rediverio.lib.validation import describe_validation_error
+from rediverio.models import Role
+from scans.models import Scan
+
+
+def _team(request: HttpRequest) -> HttpResponse | None:
+    if request.tenant is None:
+        return render(request, "no_tenant.html", status=403)
+    return None
+
+
+def _agent(request: HttpRequest, agent_id) -> Agent:
+    try:
+        return get_object_or_404(Agent.objects.for_tenant(request.tenant), pk=agent_id)
+    except ValidationError as exc:
+        raise Http404 from exc
+
+
+@login_required
+@require_GET
+def agents_page(request: HttpRequest) -> HttpResponse:
+    if refused := _team(request):
+        return refused
+    return render(request, "agents/list.html", _list_context(request, AgentForm()))
+
+
+def _list_context(request: HttpRequest, form: AgentForm) -> dict:
+    return {
+        "agents": agent_list(tenant=request.tenant),
+        "form": form,
+        "can_manage": request.membership.has_role(Role.ADMIN),
+    }
+
+
+@login_required
+@require_POST
+def agent_register(request: HttpRequest) -> HttpResponse:
+    if refused := _team(request):
+        return refused
+    if not request.membership.has_role(Role.ADMIN):
+        return HttpResponseForbidden("Registering agents needs the admin role.")
+    form = AgentForm(request.POST)
+    if form.is_valid():
+        try:
+            agent, key = agent_create(
+                tenant=request.tenant, created_by=request.user, **form.cleaned_data
+            )
+        except AgentLimitReached as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            form.add_error("name", describe_validation_error(exc))
+        else:
+            # The key is in this response only: it is not stored, so it cannot be shown again.
+            return render(request, "agents/registered.html", {"agent": agent, "key": key})
+    return render(request, "agents/list.html", _list_context(request, form), status=400)
+
+
+@login_required
+@require_GET
+def agent_page(request: HttpRequest, agent_id) -> HttpResponse:
+    if refused := _team(request):
+        return refused
+    agent = _agent(request, agent_id)
+    scans = Scan.objects.for_tenant(request.tenant).order_by("name")
+    chosen = (
+        scans.filter(pk=request.GET["scan"]).first() if _is_uuid(request.GET.get("scan")) else None
+    )
+    context = {
+        "agent": agent,
+        "keys": AgentKey.objects.for_tenant(request.tenant).filter(agent=agent),
+        "scans": scans,
+        "chosen": chosen,
+        "eligibility": agent_eligibility(agent=agent, scan=chosen) if chosen else None,
+        "can_manage": request.membership.has_role(Role.ADMIN),
+    }
+    return render(request, "agents/detail.html", context)
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _status_action(status: str, done: str):
+    @login_required
+    @require_POST
+    def action(request: HttpRequest, agent_id) -> HttpResponse:
+        if refused := _team(request):
+            return refused
+        if not request.membership.has_role(Role.ADMIN):
+            return HttpResponseForbidden("Managing agents needs the admin role.")
+        agent = _agent(request, agent_id)
+        if agent.status == AgentStatus.REVOKED:
+            messages.error(request, f"{agent.name} is revoked; register a new agent instead.")
+        else:
+            agent_update(agent=agent, changes={"status": status})
+            messages.success(request, f"{agent.name} {done}.")
+        return redirect("agents:detail", agent_id=agent.pk)
+
+    return action
+
+
+app_name = "agents"
+urlpatterns = [
+    path("", agents_page, name="list"),
+    path("register/", agent_register, name="register"),
+    path("<str:agent_id>/", agent_page, name="detail"),
+    path(
+        "<str:agent_id>/disable/",
+        _status_action(AgentStatus.DISABLED, "is disabled"),
+        name="disable",
+    ),
+    path(
+        "<str:agent_id>/enable/",
+        _status_action(AgentStatus.ACTIVE, "is active again"),
+        name="enable",
+    ),
+    path(
+        "<str:agent_id>/revoke/", _status_action(AgentStatus.REVOKED, "is revoked"), name="revoke"
+    ),
+]
