@@ -15,6 +15,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("team/", views.tenant_switch, name="tenant-switch"),
     path("scans/", include("scans.views.urls")),
     path("findings/", include("findings.views.urls")),
     path("agents/", include("agents.views")),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from agents.selectors import agents_by_health
 from findings.selectors import asset_count, open_findings_by_severity
 from rediverio.api_errors import error_body
+from rediverio.middleware import SESSION_TENANT_KEY
 from scans.selectors import scans_by_status
 
 
@@ -33,3 +36,16 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("NOT_FOUND", "No such endpoint or object."), status=404)
     return render(request, "404.html", status=404)
+
+
+@login_required
+@require_POST
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    """Make another of the user's teams the current one (for this session)."""
+    wanted = request.POST.get("tenant", "")
+    if any(str(m.tenant_id) == wanted for m in request.memberships):
+        request.session[SESSION_TENANT_KEY] = wanted
+    else:
+        return HttpResponseForbidden("You are not a member of that team.")
+    target = request.POST.get("next", "/")
+    return redirect(target if url_has_allowed_host_and_scheme(target, None) else "/")

@@ -88,3 +88,31 @@ class HomePage(TestCase):
         self.client.force_login(UserFactory())
         response = self.client.get(reverse("home"))
         self.assertContains(response, "No team yet", status_code=403)
+
+
+class TeamSwitch(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.alpha, cls.bravo = TenantFactory(name="Alpha"), TenantFactory(name="Bravo")
+        cls.user = MembershipFactory(tenant=cls.alpha).user
+        MembershipFactory(tenant=cls.bravo, user=cls.user)
+        FindingFactory.create_batch(3, tenant=cls.bravo)
+
+    def test_a_member_of_two_teams_switches_between_them(self):
+        self.client.force_login(self.user)
+        self.assertEqual(self.client.get(reverse("home")).context["current_tenant"], self.alpha)
+        response = self.client.post(
+            reverse("tenant-switch"), {"tenant": str(self.bravo.pk), "next": "/"}
+        )
+        self.assertRedirects(response, "/")
+        page = self.client.get(reverse("home"))
+        self.assertEqual(
+            (page.context["current_tenant"], page.context["open_findings"]), (self.bravo, 3)
+        )
+
+    def test_a_team_the_user_is_not_in_cannot_be_chosen(self):
+        self.client.force_login(self.user)
+        outsider_team = TenantFactory()
+        response = self.client.post(reverse("tenant-switch"), {"tenant": str(outsider_team.pk)})
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(self.client.get(reverse("home")).context["current_tenant"], self.alpha)
