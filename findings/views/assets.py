@@ -1,0 +1,68 @@
+"""Assets pages: the team's assets by risk, and one asset with its findings and SBOM."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from findings.models import Asset, AssetDependency, AssetType, Provider
+
+PAGE_SIZE = 50
+
+
+@login_required
+@require_GET
+def assets_page(request: HttpRequest) -> HttpResponse:
+    if request.tenant is None:
+        return render(request, "no_tenant.html", status=403)
+    assets = Asset.objects.for_tenant(request.tenant).order_by("-risk_score", "name")
+    kind, provider, search = (request.GET.get(k, "") for k in ("type", "provider", "q"))
+    if kind:
+        assets = assets.filter(type=kind)
+    if provider:
+        assets = assets.filter(provider=provider)
+    if search:
+        assets = assets.filter(Q(name__icontains=search) | Q(identifier__icontains=search))
+    page = Paginator(assets, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "types": AssetType.choices,
+        "providers": Provider.choices,
+        "filters": {"type": kind, "provider": provider, "q": search},
+    }
+    return render(request, "assets/list.html", context)
+
+
+@login_required
+@require_GET
+def asset_page(request: HttpRequest, asset_id) -> HttpResponse:
+    if request.tenant is None:
+        return render(request, "no_tenant.html", status=403)
+    try:
+        asset = get_object_or_404(Asset.objects.for_tenant(request.tenant), pk=asset_id)
+    except ValidationError as exc:
+        raise Http404 from exc
+    components = (
+        AssetDependency.objects.for_tenant(request.tenant)
+        .filter(asset=asset)
+        .select_related("component")
+        .order_by("component__name", "component__version")
+    )
+    return render(
+        request,
+        "assets/detail.html",
+        {"asset": asset, "components": components[:1000], "component_count": components.count()},
+    )
+
+
+app_name = "assets"
+urlpatterns = [
+    path("", assets_page, name="list"),
+    path("<str:asset_id>/", asset_page, name="detail"),
+]
