@@ -20,6 +20,7 @@ urlpatterns = [
     path("findings/", include("findings.views.urls")),
     path("agents/", include("agents.views")),
     path("assets/", include("findings.views.assets")),
+    path("profiles/", include("scans.views.profiles")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
