@@ -26,7 +26,7 @@ from scans.models import (
 from scans.profiles import SYSTEM_PROFILES
 from scans.quality_gate import QualityGate, evaluate
 from scans.schedules import ScheduleError
-from scans.workflows import advance, start_stage, tool_config
+from scans.workflows import WAITING_NOTE, advance, start_stage, tool_config
 
 
 @transaction.atomic
@@ -231,6 +231,15 @@ def scan_clone(*, scan: Scan, name: str | None = None, by=None) -> Scan:
     )
 
 
+@transaction.atomic
+def scan_delete(*, scan: Scan) -> None:
+    """Delete a scan and its run history, stopping its live runs first so no agent keeps
+    working on a scan that no longer exists."""
+    for session in ScanSession.objects.for_tenant(scan.tenant).filter(scan=scan).active():
+        session_cancel(session=session, reason="the scan was deleted")
+    scan.delete()
+
+
 # ------------------------------------------------------------------------------- runs
 
 
@@ -295,6 +304,8 @@ def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
         return session  # pending again: a retry is queued
     session.agent_id = command.agent_id or session.agent_id
     session.progress = max(session.progress, command.progress)
+    if session.error_message.startswith(WAITING_NOTE):
+        session.error_message = ""  # an agent took the work: it no longer waits
     if status == SessionStatus.RUNNING:
         session.status = status
         session.started_at = session.started_at or command.started_at or now

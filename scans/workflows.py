@@ -25,6 +25,8 @@ from findings.rules.categories import source_category_for_tool
 from rediverio.lib.ids import uuid7
 from scans.models import FINAL_SESSION_STATUSES, Scan, ScanSession, SessionStatus
 
+WAITING_NOTE = "waiting for an agent"
+
 
 @dataclass
 class StartedRun:
@@ -173,10 +175,10 @@ def _routing_notes(scans: list[Scan], now: datetime) -> dict:
                 if any(v.eligible for v in verdicts):
                     notes[key] = ""
                 elif not verdicts:
-                    notes[key] = "waiting for an agent: this team has none"
+                    notes[key] = f"{WAITING_NOTE}: this team has none"
                 else:
                     why = "; ".join(f"{v.agent.name}: {', '.join(v.reasons)}" for v in verdicts[:5])
-                    notes[key] = f"waiting for an agent able to run {tool} ({why})"[:2000]
+                    notes[key] = f"{WAITING_NOTE} able to run {tool} ({why})"[:2000]
     return notes
 
 

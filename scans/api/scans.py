@@ -15,7 +15,7 @@ Viewers read; members and above create, change and run scans.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, ProtectedError, Q
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -42,6 +42,7 @@ from scans.services import (
     ScanLimitReached,
     scan_clone,
     scan_create,
+    scan_delete,
     scan_set_status,
     scan_trigger,
     scan_update,
@@ -326,10 +327,7 @@ class ScanDetailApi(ScansApiView):
         responses={204: None},
     )
     def delete(self, request: Request, scan_id) -> Response:
-        try:
-            _scan(request, scan_id).delete()
-        except ProtectedError as exc:  # pragma: no cover - nothing protects a scan today
-            raise ApiError(409, "IN_USE", str(exc)) from exc
+        scan_delete(scan=_scan(request, scan_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

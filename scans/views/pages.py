@@ -1,3 +1,300 @@
+"""The scans pages: Configurations and Runs tabs, and a run's details sheet.
+
+Each page is one template whose live part is an inline partial: the page renders it in
+place, htmx requests (polling, actions) get the fragment alone.
+"""
+
 from __future__ import annotations
 
-urlpatterns: list = []
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HTMX_STOP_POLLING
+
+from rediverio.models import Role
+from scans.models import ScanStatus
+from scans.selectors import (
+    RUN_LIST_LIMIT,
+    run_detail,
+    run_list,
+    run_stats,
+    scan_for_tenant,
+    scan_list,
+    scan_stats,
+    session_for_tenant,
+)
+from scans.services import (
+    ConcurrencyLimitReached,
+    ScanInvalid,
+    scan_delete,
+    scan_set_status,
+    scan_trigger,
+    session_cancel,
+    session_retry,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django_htmx.middleware import HtmxDetails
+
+    from rediverio.models import Membership, Tenant
+
+
+class AppRequest(HttpRequest):
+    user: User
+    htmx: HtmxDetails
+    tenant: Tenant | None
+    membership: Membership | None
+
+
+View = Callable[..., HttpResponse]
+RUN_TABS = ("overview", "findings", "details")
+
+
+def team_required(view: View) -> View:
+    """Users without a team get the "no team" page, as on the home page."""
+
+    @wraps(view)
+    def wrapped(request: AppRequest, *args, **kwargs) -> HttpResponse:
+        if request.tenant is None:
+            return render(request, "no_tenant.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def member_required(view: View) -> View:
+    """Viewers read; members and above act."""
+
+    @wraps(view)
+    def wrapped(request: AppRequest, *args, **kwargs) -> HttpResponse:
+        if request.membership is None or not request.membership.has_role(Role.MEMBER):
+            raise PermissionDenied("Viewers cannot change scans.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _fragment(request: AppRequest) -> bool:
+    """An htmx request that wants a fragment (a boosted one wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.boosted
+
+
+def _url_or(name: str, fallback: str) -> str:
+    # The wizard and the findings pages are built beside these pages; link by name
+    # when their URL exists, by path until then.
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return fallback
+
+
+def _page_context(request: AppRequest, tab: str) -> dict:
+    return {
+        "tab": tab,
+        # A fragment shows its own messages; a whole page shows them in the layout.
+        "fragment": _fragment(request),
+        "can_act": request.membership is not None and request.membership.has_role(Role.MEMBER),
+        "new_scan_url": _url_or("scans:new", "/scans/new/"),
+    }
+
+
+# ------------------------------------------------------------------- configurations
+
+
+def _scans_context(request: AppRequest) -> dict:
+    return {
+        **_page_context(request, "configurations"),
+        "stats": scan_stats(tenant=request.tenant),
+        "rows": scan_list(tenant=request.tenant),
+    }
+
+
+@login_required
+@team_required
+@require_GET
+def scans_page(request: AppRequest) -> HttpResponse:
+    name = "scans/scans.html#scans-body" if _fragment(request) else "scans/scans.html"
+    return render(request, name, _scans_context(request))
+
+
+def _after_scan_action(request: AppRequest) -> HttpResponse:
+    if _fragment(request):
+        return render(request, "scans/scans.html#scans-body", _scans_context(request))
+    return redirect("scans:list")
+
+
+def _scan_or_404(request: AppRequest, scan_id):
+    scan = scan_for_tenant(tenant=request.tenant, scan_id=scan_id)
+    if scan is None:
+        raise Http404("No such scan.")
+    return scan
+
+
+@login_required
+@team_required
+@member_required
+@require_POST
+def scan_trigger_view(request: AppRequest, scan_id) -> HttpResponse:
+    scan = _scan_or_404(request, scan_id)
+    try:
+        run = scan_trigger(scan=scan, by=request.user)
+    except ScanInvalid as exc:
+        messages.error(request, f"{scan.name} did not start: {exc.message}.")
+    except ConcurrencyLimitReached as exc:
+        messages.error(request, f"{scan.name} did not start: {exc}")
+    else:
+        n = len(run.sessions)
+        messages.success(
+            request, f"{scan.name} started: {n} session{'s' if n != 1 else ''} queued (see Runs)."
+        )
+    return _after_scan_action(request)
+
+
+def _status_action(status: str, done: str) -> View:
+    @login_required
+    @team_required
+    @member_required
+    @require_POST
+    def view(request: AppRequest, scan_id) -> HttpResponse:
+        scan = _scan_or_404(request, scan_id)
+        try:
+            scan_set_status(scan=scan, status=status)
+        except ScanInvalid as exc:
+            messages.error(request, f"{scan.name} was not {done}: {exc.message}.")
+        else:
+            messages.success(request, f"{scan.name} {done}.")
+        return _after_scan_action(request)
+
+    return view
+
+
+scan_pause_view = _status_action(ScanStatus.PAUSED, "paused")
+scan_activate_view = _status_action(ScanStatus.ACTIVE, "activated")
+
+
+@login_required
+@team_required
+@member_required
+@require_POST
+def scan_delete_view(request: AppRequest, scan_id) -> HttpResponse:
+    scan = _scan_or_404(request, scan_id)
+    name = scan.name
+    scan_delete(scan=scan)
+    messages.success(request, f"{name} deleted.")
+    return _after_scan_action(request)
+
+
+# ------------------------------------------------------------------------------- runs
+
+
+def _runs_context(request: AppRequest) -> dict:
+    stats = run_stats(tenant=request.tenant)
+    return {
+        **_page_context(request, "runs"),
+        "stats": stats,
+        "rows": run_list(tenant=request.tenant, limit=RUN_LIST_LIMIT),
+        "limit": RUN_LIST_LIMIT,
+        "polling": stats["active"] > 0,
+    }
+
+
+@login_required
+@team_required
+@require_GET
+def runs_page(request: AppRequest) -> HttpResponse:
+    context = _runs_context(request)
+    if _fragment(request):
+        # The poll: 286 tells htmx to stop once nothing is pending or running; the
+        # fragment it swaps in then carries no trigger, so polling stays off.
+        status = 200 if context["polling"] else HTMX_STOP_POLLING
+        return render(request, "scans/runs.html#runs-live", context, status=status)
+    return render(request, "scans/runs.html", context)
+
+
+def _session_or_404(request: AppRequest, session_id):
+    session = session_for_tenant(tenant=request.tenant, session_id=session_id)
+    if session is None:
+        raise Http404("No such run.")
+    return session
+
+
+def _after_run_action(request: AppRequest, sheet_of=None) -> HttpResponse:
+    """Back to the sheet the form was on, else the Runs tab (its fragment for htmx)."""
+    if sheet_of is not None and request.POST.get("from") == "sheet":
+        return redirect("scans:run", session_id=sheet_of.pk)
+    if _fragment(request):
+        return render(request, "scans/runs.html#runs-live", _runs_context(request))
+    return redirect("scans:runs")
+
+
+@login_required
+@team_required
+@member_required
+@require_POST
+def run_stop_view(request: AppRequest, session_id) -> HttpResponse:
+    session = _session_or_404(request, session_id)
+    if session.is_finished:
+        messages.error(request, f"This run is already {session.get_status_display().lower()}.")
+    else:
+        session = session_cancel(session=session, reason=f"stopped by {request.user}")
+        messages.success(request, f"{session.scanner_name} on {session.asset_value} stopped.")
+    return _after_run_action(request, sheet_of=session)
+
+
+@login_required
+@team_required
+@member_required
+@require_POST
+def run_retry_view(request: AppRequest, session_id) -> HttpResponse:
+    session = _session_or_404(request, session_id)
+    try:
+        retried = session_retry(session=session, by=request.user)
+    except ScanInvalid as exc:
+        messages.error(request, f"Not retried: {exc.message}.")
+        return _after_run_action(request, sheet_of=session)
+    messages.success(request, f"{retried.scanner_name} on {retried.asset_value} queued again.")
+    return _after_run_action(request, sheet_of=retried)
+
+
+@login_required
+@team_required
+@require_GET
+def run_page(request: AppRequest, session_id) -> HttpResponse:
+    detail = run_detail(tenant=request.tenant, session_id=session_id)
+    if detail is None:
+        raise Http404("No such run.")
+    tab = request.GET.get("tab", "overview")
+    context = {
+        **_page_context(request, "runs"),
+        "detail": detail,
+        "session": detail.session,
+        "sheet_tab": tab if tab in RUN_TABS else "overview",
+        "polling": not detail.session.is_finished,
+        "findings_url": f"{_url_or('findings:list', '/findings/')}?session={detail.session.pk}",
+    }
+    if _fragment(request):
+        status = 200 if context["polling"] else HTMX_STOP_POLLING
+        return render(request, "scans/run.html#run-live", context, status=status)
+    return render(request, "scans/run.html", context)
+
+
+urlpatterns = [
+    path("", scans_page, name="list"),
+    path("<uuid:scan_id>/trigger/", scan_trigger_view, name="trigger"),
+    path("<uuid:scan_id>/pause/", scan_pause_view, name="pause"),
+    path("<uuid:scan_id>/activate/", scan_activate_view, name="activate"),
+    path("<uuid:scan_id>/delete/", scan_delete_view, name="delete"),
+    path("runs/", runs_page, name="runs"),
+    path("runs/<uuid:session_id>/", run_page, name="run"),
+    path("runs/<uuid:session_id>/stop/", run_stop_view, name="run_stop"),
+    path("runs/<uuid:session_id>/retry/", run_retry_view, name="run_retry"),
+]

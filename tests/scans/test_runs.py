@@ -296,3 +296,22 @@ class QualityGateOnCompletion(TestCase):
             {(b["metric"], b["limit"], b["actual"]) for b in verdict["breaches"]},
             {("critical", 0, 1), ("high", 1, 3)},
         )
+
+
+class DeletingAScan(TestCase):
+    def test_its_live_runs_are_stopped_first(self):
+        from scans.services import scan_delete
+
+        tenant = TenantFactory()
+        scan = scan_create(
+            tenant=tenant,
+            name="doomed",
+            scanner_name="bandit",
+            targets=[AssetFactory(tenant=tenant)],
+        )
+        run = scan_trigger(scan=scan)
+        command = Command.objects.get(scan_session=run.sessions[0])
+        scan_delete(scan=scan)
+        self.assertFalse(Scan.objects.filter(pk=scan.pk).exists())
+        command.refresh_from_db()
+        self.assertEqual(command.status, "canceled")
