@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from rediverio.admin import TenantScopedAdmin
-from scans.models import Scan, ScanProfile, ScanSession
+from scans.models import Scan, ScanDraft, ScanProfile, ScanSession
 
 
 @admin.register(ScanProfile)
@@ -86,3 +86,19 @@ class ScanSessionAdmin(TenantScopedAdmin):
         "completed_at",
         "duration_ms",
     )
+
+
+@admin.register(ScanDraft)
+class ScanDraftAdmin(TenantScopedAdmin):
+    """Wizard drafts, for support: read-only, since only the wizard writes them."""
+
+    list_display = ("__str__", "step", "created_by", "tenant", "updated_at")
+    list_select_related = ("created_by", "tenant")
+    search_fields = ("id", "created_by__username")
+    readonly_fields = ("id", "tenant", "created_by", "data", "step", "created_at", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -306,3 +306,27 @@ class ScanSession(TenantOwned):
     @property
     def is_finished(self) -> bool:
         return self.status in FINAL_SESSION_STATUSES
+
+
+class ScanDraft(TenantOwned):
+    """A new scan half-way through the wizard: what its steps have saved so far.
+
+    `data` holds the scan's settings under the Scan field names (targets and profile as
+    ids); `step` is the last step completed, so the wizard knows how far one may jump.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    step = models.PositiveSmallIntegerField(default=0, help_text="Last step completed (0–4).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "scan_drafts"
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.data.get("name") or f"Draft {self.pk}"

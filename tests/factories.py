@@ -12,7 +12,7 @@ from agents.models import Agent, AgentKey, Command, CommandEvent
 from findings.models import Asset, AssetDependency, Component, Finding
 from ingest.models import IngestChunk, IngestRun
 from rediverio.models import ApiToken, Membership, Tenant
-from scans.models import Scan, ScanProfile, ScanSession
+from scans.models import Scan, ScanDraft, ScanProfile, ScanSession
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -159,6 +159,16 @@ class ScanSessionFactory(factory.django.DjangoModelFactory):
     asset_value = "github.com/org/repo"
 
 
+class ScanDraftFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScanDraft
+
+    tenant = factory.SubFactory(TenantFactory)
+    created_by = factory.SubFactory(UserFactory)
+    data = factory.LazyFunction(lambda: {"name": "Nightly SAST", "scan_type": "single"})
+    step = 1
+
+
 class CommandFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Command
@@ -215,6 +225,7 @@ TENANT_OWNED_FACTORIES = {
         ScanProfileFactory,
         ScanFactory,
         ScanSessionFactory,
+        ScanDraftFactory,
         CommandFactory,
         CommandEventFactory,
         IngestRunFactory,
