@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
 
-from findings.models import Asset, Finding, Severity
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+
+from findings.models import Asset, Finding, FindingQuerySet, FindingStatus, Severity
 from rediverio.models import Tenant
+
+ONE_DAY = timedelta(days=1)
 
 
 def open_findings_by_severity(*, tenant: Tenant) -> dict[str, int]:
@@ -22,3 +28,239 @@ def open_findings_by_severity(*, tenant: Tenant) -> dict[str, int]:
 
 def asset_count(*, tenant: Tenant) -> int:
     return Asset.objects.for_tenant(tenant).count()
+
+
+# --------------------------------------------------------------------- the findings list
+
+PAGE_SIZE = 50
+ASSET_OPTIONS_MAX = 1000  # the asset filter's drop-down; beyond that, filter from the asset
+
+
+@dataclass(frozen=True)
+class FindingFilters:
+    """What the findings list is narrowed to; empty values mean "any"."""
+
+    severities: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    tool: str = ""
+    source_category: str = ""
+    asset_id: UUID | None = None
+    session_id: UUID | None = None
+    first_seen_from: date | None = None
+    first_seen_to: date | None = None
+    last_seen_from: date | None = None
+    last_seen_to: date | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Sort:
+    label: str
+    field: str  # the finding's column, or "severity" (ranked, most severe first)
+    descending: bool
+
+
+# Every sort ends on the id, so the order is total and a keyset cursor is exact.
+SORTS = {
+    "-last_seen": Sort("Last seen, newest first", "last_seen_at", descending=True),
+    "last_seen": Sort("Last seen, oldest first", "last_seen_at", descending=False),
+    "-first_seen": Sort("First seen, newest first", "first_seen_at", descending=True),
+    "first_seen": Sort("First seen, oldest first", "first_seen_at", descending=False),
+    "severity": Sort("Severity, most severe first", "severity", descending=False),
+}
+DEFAULT_SORT = "-last_seen"
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity.values)}
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class FindingPage:
+    findings: list[Finding]
+    next_cursor: str | None  # None on the last page
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def findings_filtered(*, tenant: Tenant, filters: FindingFilters) -> FindingQuerySet:
+    findings = Finding.objects.for_tenant(tenant)
+    f = filters
+    if f.severities:
+        findings = findings.filter(severity__in=f.severities)
+    if f.statuses:
+        findings = findings.filter(status__in=f.statuses)
+    if f.tool:
+        findings = findings.filter(tool_name__iexact=f.tool)
+    if f.source_category:
+        findings = findings.filter(source_category=f.source_category)
+    if f.asset_id:
+        findings = findings.filter(asset_id=f.asset_id)
+    if f.session_id:
+        findings = findings.filter(last_scan_session_id=f.session_id)
+    # Date ranges are whole UTC days, both ends included.
+    if f.first_seen_from:
+        findings = findings.filter(first_seen_at__gte=_day_start(f.first_seen_from))
+    if f.first_seen_to:
+        findings = findings.filter(first_seen_at__lt=_day_start(f.first_seen_to + ONE_DAY))
+    if f.last_seen_from:
+        findings = findings.filter(last_seen_at__gte=_day_start(f.last_seen_from))
+    if f.last_seen_to:
+        findings = findings.filter(last_seen_at__lt=_day_start(f.last_seen_to + ONE_DAY))
+    if f.text:
+        findings = findings.filter(
+            Q(title__icontains=f.text)
+            | Q(rule_id__icontains=f.text)
+            | Q(rule_name__icontains=f.text)
+            | Q(file_path__icontains=f.text)
+            | Q(cve_id__icontains=f.text)
+        )
+    return findings
+
+
+def encode_cursor(finding: Finding, sort: str) -> str:
+    """The row's sort key and id, e.g. `2026-11-26T12:00:00+00:00~<uuid>`."""
+    key = getattr(finding, SORTS[sort].field)
+    return f"{key.isoformat() if isinstance(key, datetime) else key}~{finding.pk}"
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[datetime | str, UUID]:
+    key, sep, pk = cursor.rpartition("~")
+    try:
+        if not sep:
+            raise ValueError("no separator")
+        if SORTS[sort].field == "severity":
+            if key not in SEVERITY_RANK:
+                raise ValueError(f"unknown severity {key!r}")
+            return key, UUID(pk)
+        moment = datetime.fromisoformat(key)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment, UUID(pk)
+    except (KeyError, ValueError) as exc:
+        raise BadCursor(f"not a cursor for this sort: {cursor!r}") from exc
+
+
+def _after(sort: Sort, key: datetime | str, pk: UUID) -> Q:
+    """Rows strictly after (key, pk) in the sort's order; ids always run newest first."""
+    if sort.field == "severity":
+        # Written on the column, not on the rank expression, so the severity index helps.
+        rank = SEVERITY_RANK[key]
+        return Q(severity__in=Severity.values[rank + 1 :]) | Q(severity=key, id__lt=pk)
+    beyond = "lt" if sort.descending else "gt"
+    return Q(**{f"{sort.field}__{beyond}": key}) | Q(**{sort.field: key, "id__lt": pk})
+
+
+def _ordering(sort: Sort) -> list:
+    if sort.field == "severity":
+        rank = Case(
+            *(When(severity=s, then=Value(n)) for s, n in SEVERITY_RANK.items()),
+            output_field=IntegerField(),
+        )
+        return [rank.asc(), F("id").desc()]
+    key = F(sort.field).desc() if sort.descending else F(sort.field).asc()
+    return [key, F("id").desc()]
+
+
+def findings_page(
+    *,
+    tenant: Tenant,
+    filters: FindingFilters,
+    sort: str = DEFAULT_SORT,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> FindingPage:
+    """One page of the list, by keyset: never an OFFSET, never a COUNT, one query.
+
+    `after` is the `next_cursor` of the previous page (BadCursor when it is not one).
+    """
+    spec = SORTS[sort]
+    findings = findings_filtered(tenant=tenant, filters=filters)
+    if after:
+        findings = findings.filter(_after(spec, *decode_cursor(after, sort)))
+    rows = list(
+        findings.select_related("asset")
+        # The list never shows the long text columns; leave them in the database.
+        .defer(
+            "description",
+            "snippet",
+            "metadata",
+            "partial_fingerprints",
+            "references",
+            "asset__description",
+            "asset__metadata",
+            "asset__tags",
+        )
+        .order_by(*_ordering(spec))[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return FindingPage(rows, encode_cursor(rows[-1], sort) if more else None)
+
+
+def asset_options(*, tenant: Tenant) -> QuerySet:
+    """(id, name) pairs for the asset filter, lazily: partial refreshes never run it."""
+    return (
+        Asset.objects.for_tenant(tenant)
+        .order_by("name", "pk")
+        .values_list("id", "name")[:ASSET_OPTIONS_MAX]
+    )
+
+
+# ------------------------------------------------------------------------- one finding
+
+
+def finding_get(*, tenant: Tenant, finding_id: UUID) -> Finding | None:
+    """The finding page's one query: the finding, its asset and its last scan session."""
+    return (
+        Finding.objects.for_tenant(tenant)
+        .select_related("asset", "last_scan_session")
+        .filter(pk=finding_id)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class TriageEntry:
+    at: datetime | None
+    by: str
+    from_status: str
+    to_status: str
+    note: str
+
+    @property
+    def from_label(self) -> str:
+        return _status_label(self.from_status)
+
+    @property
+    def to_label(self) -> str:
+        return _status_label(self.to_status)
+
+
+def _status_label(status: str) -> str:
+    return FindingStatus(status).label if status in FindingStatus.values else status
+
+
+def triage_log(*, finding: Finding) -> list[TriageEntry]:
+    """The finding's triage decisions (`metadata["triage"]`), newest first."""
+    entries = []
+    for raw in reversed((finding.metadata or {}).get("triage") or []):
+        if not isinstance(raw, dict):
+            continue
+        try:
+            at = datetime.fromisoformat(raw.get("at", ""))
+        except (TypeError, ValueError):
+            at = None
+        entries.append(
+            TriageEntry(
+                at=at,
+                by=str(raw.get("by", "")),
+                from_status=str(raw.get("from", "")),
+                to_status=str(raw.get("to", "")),
+                note=str(raw.get("note", "")),
+            )
+        )
+    return entries

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from findings.models import Asset
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from findings.lifecycle import triage_refusal
+from findings.models import Asset, Finding, FindingStatus
 from findings.rules.assets import normalize_asset
+from findings.stats import assets_refresh_stats
 from rediverio.models import Tenant
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 
 def asset_get_or_create(
@@ -26,3 +41,128 @@ def asset_get_or_create(
             "provider": normalized.provider.value if normalized.provider else "",
         },
     )
+
+
+# ------------------------------------------------------------------------------- triage
+
+TRIAGE_NOTE_MAX = 2000
+TRIAGE_BULK_MAX = 100  # one list page is 50; keeps each bulk UPDATE a single statement
+TRIAGE_LOG_MAX = 100  # entries kept in metadata["triage"], oldest dropped first
+
+
+@dataclass
+class BulkTriageResult:
+    updated: list[UUID] = field(default_factory=list)
+    skipped: list[tuple[UUID, str]] = field(default_factory=list)  # (id, reason)
+
+    def summary(self, *, shown: int = 3) -> str:
+        """'3 updated, 1 skipped: “Use of eval”: it is already false positive.'"""
+        text = f"{len(self.updated)} updated, {len(self.skipped)} skipped"
+        if not self.skipped:
+            return f"{text}."
+        reasons = "; ".join(reason for _, reason in self.skipped[:shown])
+        more = f" (and {len(self.skipped) - shown} more)" if len(self.skipped) > shown else ""
+        return f"{text}: {reasons}{more}"
+
+
+def _check_note(note: str) -> str:
+    note = note.strip()
+    if len(note) > TRIAGE_NOTE_MAX:
+        raise ValidationError(
+            f"Keep the note under {TRIAGE_NOTE_MAX} characters.", code="note_too_long"
+        )
+    return note
+
+
+def _apply_triage(
+    finding: Finding, *, status: str, note: str, by: AbstractBaseUser, now: datetime
+) -> None:
+    """Move one (already checked) finding in memory: status, resolved_at, log entry."""
+    entry = {"at": now.isoformat(), "by": by.get_username(), "from": finding.status}
+    entry |= {"to": status, "note": note}
+    if status == FindingStatus.RESOLVED:
+        finding.resolved_at = now
+    elif finding.status == FindingStatus.RESOLVED:
+        finding.resolved_at = None
+    finding.status = status
+    metadata = dict(finding.metadata or {})
+    metadata["triage"] = [*metadata.get("triage", []), entry][-TRIAGE_LOG_MAX:]
+    finding.metadata = metadata
+    finding.updated_at = now
+
+
+_TRIAGE_FIELDS = ["status", "resolved_at", "metadata", "updated_at"]
+
+
+@transaction.atomic
+def finding_triage(*, finding: Finding, status: str, note: str, by: AbstractBaseUser) -> Finding:
+    """Change a finding's status by hand, following `lifecycle.TRIAGE_TRANSITIONS`.
+
+    Raises ValidationError (with the reason) for a refused transition. The asset's row
+    lock is taken first, as ingest does, then the finding's current state is re-read:
+    an ingest that ran meanwhile may have reopened or resolved it.
+    """
+    note = _check_note(note)
+    asset = Asset.objects.select_for_update().get(pk=finding.asset_id)
+    fresh = Finding.objects.filter(pk=finding.pk).values("status", "resolved_at", "metadata").get()
+    for name, value in fresh.items():
+        setattr(finding, name, value)
+    refusal = triage_refusal(finding.status, status)
+    if refusal:
+        raise ValidationError(f"Cannot change the status: {refusal}", code="transition")
+    was_open = finding.is_open
+    _apply_triage(finding, status=status, note=note, by=by, now=timezone.now())
+    finding.save(update_fields=_TRIAGE_FIELDS)
+    if finding.is_open != was_open:
+        assets_refresh_stats(assets=[asset])
+    return finding
+
+
+@transaction.atomic
+def findings_triage_bulk(
+    *, tenant: Tenant, ids: Iterable[UUID], status: str, note: str, by: AbstractBaseUser
+) -> BulkTriageResult:
+    """Triage a selection: ids outside the tenant are ignored, refused transitions are
+    skipped with their reason.
+
+    Query budget, whatever the selection size (up to TRIAGE_BULK_MAX): lock the assets
+    (one SELECT … FOR UPDATE), read the findings, one bulk UPDATE, and — when a finding
+    enters or leaves the open statuses — the assets' stats (one aggregate, one update).
+    """
+    ids = list(dict.fromkeys(UUID(str(pk)) for pk in ids))
+    if len(ids) > TRIAGE_BULK_MAX:
+        raise ValidationError(
+            f"Select at most {TRIAGE_BULK_MAX} findings at a time.", code="too_many"
+        )
+    if status not in FindingStatus.values:
+        raise ValidationError(f"“{status}” is not a finding status.", code="status")
+    note = _check_note(note)
+    result = BulkTriageResult()
+    if not ids:
+        return result
+    mine = Finding.objects.for_tenant(tenant).filter(pk__in=ids)
+    # Same lock order as ingest (by primary key) so the two never deadlock.
+    assets = list(
+        Asset.objects.for_tenant(tenant)
+        .filter(pk__in=mine.values("asset_id"))
+        .order_by("pk")
+        .select_for_update()
+    )
+    findings = mine.only("id", "asset_id", "title", "status", "resolved_at", "metadata")
+    changed, moved_assets, now = [], set(), timezone.now()
+    for finding in sorted(findings, key=lambda f: ids.index(f.pk)):  # report in given order
+        refusal = triage_refusal(finding.status, status)
+        if refusal:
+            result.skipped.append((finding.pk, f"“{finding.title[:60]}”: {refusal}"))
+            continue
+        was_open = finding.is_open
+        _apply_triage(finding, status=status, note=note, by=by, now=now)
+        if finding.is_open != was_open:
+            moved_assets.add(finding.asset_id)
+        changed.append(finding)
+        result.updated.append(finding.pk)
+    if changed:
+        Finding.objects.bulk_update(changed, _TRIAGE_FIELDS)
+    if moved_assets:
+        assets_refresh_stats(assets=[a for a in assets if a.pk in moved_assets])
+    return result
