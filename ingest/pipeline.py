@@ -243,6 +243,8 @@ def _store_batch(tenant, batch: list[_Sighting], report: Report, session_id, now
             "reopen_count",
             "occurrence_count",
             "created_at",
+            # The triage log lives beside the tool's details; a sighting must keep it.
+            "metadata__triage",
         )
     }
     rows = []
@@ -264,6 +266,8 @@ def _store_batch(tenant, batch: list[_Sighting], report: Report, session_id, now
             row["occurrence_count"] = existing["occurrence_count"] + 1
             row["reopen_count"] = existing["reopen_count"]
             row["status"] = existing["status"]
+            if existing["metadata__triage"]:
+                row["metadata"] = {**row["metadata"], "triage": existing["metadata__triage"]}
             if sighting.finding.suppressed:
                 # The tool now says "suppressed" (e.g. a SARIF suppression): a decision
                 # taken in the code, which only open findings follow.

@@ -270,3 +270,21 @@ class QueryBudget(TestCase):
 
     def test_a_repeated_ingest_costs_the_same_for_10_and_5000_findings(self):
         self.assertEqual(self.queries_for(10, again=True), self.queries_for(5000, again=True))
+
+
+class TriageHistorySurvivesScans(TestCase):
+    def test_a_scan_seeing_a_triaged_open_finding_keeps_its_triage_log(self):
+        from findings.services import finding_triage
+        from tests.factories import UserFactory
+
+        tenant = TenantFactory()
+        ingest_report(
+            tenant=tenant, report=report([finding(1)]), now=timezone.now() - timedelta(minutes=5)
+        )
+        stored = Finding.objects.for_tenant(tenant).get()
+        finding_triage(finding=stored, status="confirmed", note="reproduced", by=UserFactory())
+        ingest_report(tenant=tenant, report=report([finding(1, metadata={"tool": "extra"})]))
+        stored.refresh_from_db()
+        self.assertEqual(stored.metadata["tool"], "extra")
+        self.assertEqual(stored.metadata["triage"][0]["note"], "reproduced")
+        self.assertEqual(stored.status, "confirmed")
