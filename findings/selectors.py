@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from findings.models import Asset, Finding, FindingQuerySet, FindingStatus, Severity
 from rediverio.models import Tenant
@@ -264,3 +266,33 @@ def triage_log(*, finding: Finding) -> list[TriageEntry]:
             )
         )
     return entries
+
+
+def new_and_fixed_by_day(*, tenant: Tenant, days: int = 7, now=None) -> list[dict]:
+    """Findings first seen and resolved on each of the last `days` days (UTC), oldest
+    first: two aggregate queries."""
+    today = (now or timezone.now()).date()
+    start = today - timedelta(days=days - 1)
+    scoped = Finding.objects.for_tenant(tenant)
+    new = dict(
+        scoped.filter(first_seen_at__date__gte=start)
+        .annotate(day=TruncDate("first_seen_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    fixed = dict(
+        scoped.filter(status="resolved", resolved_at__date__gte=start)
+        .annotate(day=TruncDate("resolved_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        {
+            "day": start + timedelta(days=i),
+            "new": new.get(start + timedelta(days=i), 0),
+            "fixed": fixed.get(start + timedelta(days=i), 0),
+        }
+        for i in range(days)
+    ]

@@ -9,9 +9,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agents.selectors import agents_by_health
-from findings.selectors import asset_count, open_findings_by_severity
+from findings.selectors import asset_count, new_and_fixed_by_day, open_findings_by_severity
 from rediverio.api_errors import error_body
 from rediverio.middleware import SESSION_TENANT_KEY
+from scans.models import ScanSession
 from scans.selectors import scans_by_status
 
 
@@ -21,7 +22,20 @@ def home(request: HttpRequest) -> HttpResponse:
     if tenant is None:
         return render(request, "no_tenant.html", status=403)
     findings = open_findings_by_severity(tenant=tenant)
+    week = new_and_fixed_by_day(tenant=tenant, days=7)
+    tallest = max([1, *(max(d["new"], d["fixed"]) for d in week)])
     context = {
+        "week": [
+            {
+                **d,
+                "new_pct": round(100 * d["new"] / tallest),
+                "fixed_pct": round(100 * d["fixed"] / tallest),
+            }
+            for d in week
+        ],
+        "new_this_week": sum(d["new"] for d in week),
+        "fixed_this_week": sum(d["fixed"] for d in week),
+        "running_scans": ScanSession.objects.for_tenant(tenant).active().count(),
         "scans": scans_by_status(tenant=tenant),
         "agents": agents_by_health(tenant=tenant),
         "findings": findings,

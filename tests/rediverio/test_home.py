@@ -76,13 +76,28 @@ class HomePage(TestCase):
     def test_its_query_count_does_not_grow_with_the_data(self):
         self.client.force_login(self.alice)
         self.client.get(reverse("home"))  # warm the session
-        # session, user, membership+tenant, then one aggregate each: findings, scans,
-        # agents, assets.
-        with self.assertNumQueries(7):
+        # session, user, memberships, then one aggregate each: open findings, new this
+        # week, fixed this week, running scans, scans, agents, assets.
+        with self.assertNumQueries(10):
             self.client.get(reverse("home"))
         FindingFactory.create_batch(20, tenant=self.team_a)
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(10):
             self.client.get(reverse("home"))
+
+    def test_it_charts_new_and_fixed_findings_of_the_week(self):
+        from django.utils import timezone
+
+        from findings.models import Finding
+
+        today = timezone.now()
+        Finding.objects.for_tenant(self.team_a).filter(severity="low").update(
+            status="resolved", resolved_at=today
+        )
+        self.client.force_login(self.alice)
+        context = self.client.get(reverse("home")).context
+        self.assertEqual(context["fixed_this_week"], 1)
+        self.assertEqual(len(context["week"]), 7)
+        self.assertEqual(context["week"][-1]["fixed"], 1)
 
     def test_a_user_without_a_team_is_told_so(self):
         self.client.force_login(UserFactory())
