@@ -94,13 +94,14 @@ def test_a_member_triggers_a_scan_and_watches_its_run_live(live_server, page, sc
     expect(page.locator(".timeline li").first).to_contain_text("Pending")
     screenshot("scans-run-details")
 
-    page.get_by_role("link", name="Findings").click()
+    tabs = page.get_by_role("navigation", name="Run details")
+    tabs.get_by_role("link", name="Findings").click()
     expect(page.get_by_test_id("sev-high")).to_have_text("1")
     expect(page.get_by_role("link", name="See the findings of this run")).to_have_attribute(
         "href", f"/findings/?session={session.pk}"
     )
 
-    page.get_by_role("link", name="Details").click()
+    tabs.get_by_role("link", name="Details").click()
     expect(page.get_by_role("heading", name="Command log")).to_be_visible()
     expect(page.get_by_role("heading", name="Danger zone")).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
