@@ -211,8 +211,14 @@ class Finding(TenantOwned):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "severity", "status"], name="findings_triage"),
-            models.Index(fields=["tenant", "-last_seen_at"], name="findings_recent"),
+            # The findings list: newest sightings first, with the id as tie-breaker (one
+            # ingest stamps all its findings with the same time), whole or filtered by
+            # severity and status, read straight off the index for keyset pages.
+            models.Index(fields=["tenant", "-last_seen_at", "-id"], name="findings_recent"),
+            models.Index(
+                fields=["tenant", "severity", "status", "-last_seen_at", "-id"],
+                name="findings_triage",
+            ),
             # A full run resolves what an (asset, tool) pair stopped reporting.
             models.Index(
                 fields=["asset", "tool_name"],
