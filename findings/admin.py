@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from findings.models import Asset, AssetDependency, Component, Finding
+from findings.models import Asset, AssetDependency, Component, Finding, FindingSighting
 from rediverio.admin import TenantScopedAdmin
 
 
@@ -95,3 +95,17 @@ class AssetDependencyAdmin(TenantScopedAdmin):
     list_select_related = ("asset", "component", "tenant")
     raw_id_fields = ("asset", "component")
     readonly_fields = ("created_at",)
+
+
+@admin.register(FindingSighting)
+class FindingSightingAdmin(TenantScopedAdmin):
+    list_display = ("finding", "scan_session", "seen_at", "tenant")
+    list_select_related = ("finding", "scan_session", "tenant")
+    raw_id_fields = ("finding", "scan_session")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

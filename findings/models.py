@@ -235,6 +235,30 @@ class Finding(TenantOwned):
         return self.status in OPEN_STATUSES
 
 
+class FindingSighting(TenantOwned):
+    """A scan session that reported a finding: the finding's history of runs."""
+
+    id = models.BigAutoField(primary_key=True)
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="sightings")
+    scan_session = models.ForeignKey(
+        "scans.ScanSession", on_delete=models.CASCADE, related_name="sightings"
+    )
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "finding_sightings"
+        ordering = ["-seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["finding", "scan_session"], name="finding_sightings_once"
+            )
+        ]
+        indexes = [models.Index(fields=["finding", "-seen_at"], name="finding_sightings_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id} seen by {self.scan_session_id}"
+
+
 class ComponentType(models.TextChoices):
     LIBRARY = "library", "Library"
     APPLICATION = "application", "Application"

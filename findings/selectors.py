@@ -10,7 +10,14 @@ from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, W
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from findings.models import Asset, Finding, FindingQuerySet, FindingStatus, Severity
+from findings.models import (
+    Asset,
+    Finding,
+    FindingQuerySet,
+    FindingSighting,
+    FindingStatus,
+    Severity,
+)
 from rediverio.models import Tenant
 
 ONE_DAY = timedelta(days=1)
@@ -296,3 +303,16 @@ def new_and_fixed_by_day(*, tenant: Tenant, days: int = 7, now=None) -> list[dic
         }
         for i in range(days)
     ]
+
+
+SIGHTINGS_SHOWN = 20
+
+
+def finding_sightings(*, tenant: Tenant, finding: Finding) -> list:
+    """The latest scan sessions that reported this finding (one query)."""
+    return list(
+        FindingSighting.objects.for_tenant(tenant)
+        .filter(finding=finding)
+        .select_related("scan_session")
+        .order_by("-seen_at")[:SIGHTINGS_SHOWN]
+    )

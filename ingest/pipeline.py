@@ -35,6 +35,7 @@ from findings.models import (
     AssetDependency,
     Component,
     Finding,
+    FindingSighting,
     FindingStatus,
 )
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
@@ -141,6 +142,8 @@ def ingest_report(
     for start in range(0, len(sightings), BATCH):
         _store_batch(tenant, sightings[start : start + BATCH], report, scan_session_id, now, result)
 
+    if scan_session_id is not None:
+        _record_sightings(tenant, scan_session_id, now)
     if _may_resolve(report):
         result.findings_fixed = _resolve_unseen(tenant, report, assets, now)
     result.components = _refresh_dependencies(tenant, report, assets)
@@ -380,6 +383,27 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
     params = [[f.get_db_prep_save(row[f.attname], connection) for f in _FIELDS] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _record_sightings(tenant: Tenant, session_id, now: datetime) -> None:
+    """Which findings this session saw (the findings' history of runs): one
+    INSERT … SELECT of the rows the upserts just stamped, however many there are."""
+    quote = connection.ops.quote_name
+    prep = FindingSighting._meta.get_field
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(FindingSighting._meta.db_table)} "
+            "(tenant_id, finding_id, scan_session_id, seen_at) "
+            "SELECT tenant_id, id, last_scan_session_id, last_seen_at "
+            f"FROM {quote(Finding._meta.db_table)} "
+            "WHERE tenant_id = %s AND last_scan_session_id = %s AND last_seen_at = %s "
+            "ON CONFLICT DO NOTHING",
+            [
+                prep("tenant").get_db_prep_value(tenant.pk, connection),
+                prep("scan_session").get_db_prep_value(session_id, connection),
+                prep("seen_at").get_db_prep_value(now, connection),
+            ],
+        )
 
 
 # ---------------------------------------------------------------- resolve what is gone

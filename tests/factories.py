@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth.models import User
 
 from agents.models import Agent, AgentKey, Command, CommandEvent
-from findings.models import Asset, AssetDependency, Component, Finding
+from findings.models import Asset, AssetDependency, Component, Finding, FindingSighting
 from ingest.models import IngestChunk, IngestRun
 from rediverio.models import ApiToken, Membership, Tenant
 from scans.models import Scan, ScanDraft, ScanProfile, ScanSession
@@ -89,6 +89,18 @@ class FindingFactory(factory.django.DjangoModelFactory):
     end_line = 10
     first_seen_at = NOW
     last_seen_at = NOW
+
+
+class FindingSightingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FindingSighting
+
+    tenant = factory.SubFactory(TenantFactory)
+    finding = factory.SubFactory(FindingFactory, tenant=factory.SelfAttribute("..tenant"))
+    scan_session = factory.SubFactory(
+        "tests.factories.ScanSessionFactory", tenant=factory.SelfAttribute("..tenant")
+    )
+    seen_at = NOW
 
 
 class ComponentFactory(factory.django.DjangoModelFactory):
@@ -218,6 +230,7 @@ TENANT_OWNED_FACTORIES = {
         ApiTokenFactory,
         AssetFactory,
         FindingFactory,
+        FindingSightingFactory,
         ComponentFactory,
         AssetDependencyFactory,
         AgentFactory,

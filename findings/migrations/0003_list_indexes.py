@@ -4,28 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('findings', '0002_initial'),
-        ('rediverio', '0002_apitoken'),
-        ('scans', '0005_scan_draft'),
+        ("findings", "0002_initial"),
+        ("rediverio", "0002_apitoken"),
+        ("scans", "0005_scan_draft"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='finding',
-            name='findings_triage',
+            model_name="finding",
+            name="findings_triage",
         ),
         migrations.RemoveIndex(
-            model_name='finding',
-            name='findings_recent',
+            model_name="finding",
+            name="findings_recent",
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['tenant', '-last_seen_at', '-id'], name='findings_recent'),
+            model_name="finding",
+            index=models.Index(fields=["tenant", "-last_seen_at", "-id"], name="findings_recent"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['tenant', 'severity', 'status', '-last_seen_at', '-id'], name='findings_triage'),
+            model_name="finding",
+            index=models.Index(
+                fields=["tenant", "severity", "status", "-last_seen_at", "-id"],
+                name="findings_triage",
+            ),
         ),
     ]

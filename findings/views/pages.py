@@ -28,6 +28,7 @@ from findings.selectors import (
     asset_options,
     decode_cursor,
     finding_get,
+    finding_sightings,
     findings_page,
     triage_log,
 )
@@ -217,6 +218,7 @@ def _detail_context(request: AppRequest, finding: Finding, **extra) -> dict:
         "url_href": _link(finding.url),
         "references": [(ref, _link(str(ref))) for ref in finding.references or []],
         "triage_log": triage_log(finding=finding),
+        "sightings": finding_sightings(tenant=request.tenant, finding=finding),
         "triage_statuses": _status_choices(triage_targets(finding.status)),
         "can_triage": _can_triage(request),
         "note_max": TRIAGE_NOTE_MAX,

@@ -276,8 +276,8 @@ class QueryCounts(FindingsPageCase):
             },
         )
         self.client.get(detail(finding))
-        # session, user, membership+tenant, finding+asset+scan session
-        with self.assertNumQueries(4):
+        # session, user, membership+tenant, finding+asset+scan session, sightings
+        with self.assertNumQueries(5):
             response = self.client.get(detail(finding))
         self.assertContains(response, "seen")
 
@@ -456,3 +456,14 @@ class HtmxRefresh(FindingsPageCase):
         self.assertContains(response, 'hx-get="/findings/"')
         self.assertContains(response, 'hx-target="#findings-results"')
         self.assertContains(response, 'hx-push-url="true"')
+
+
+class FindingHistoryOfRuns(TestCase):
+    def test_the_finding_page_lists_the_runs_that_saw_it(self):
+        from tests.factories import FindingSightingFactory
+
+        sighting = FindingSightingFactory()
+        user = MembershipFactory(tenant=sighting.tenant).user
+        self.client.force_login(user)
+        response = self.client.get(f"/findings/{sighting.finding_id}/")
+        self.assertContains(response, f"/scans/runs/{sighting.scan_session_id}/")

@@ -288,3 +288,25 @@ class TriageHistorySurvivesScans(TestCase):
         self.assertEqual(stored.metadata["tool"], "extra")
         self.assertEqual(stored.metadata["triage"][0]["note"], "reproduced")
         self.assertEqual(stored.status, "confirmed")
+
+
+class Sightings(TestCase):
+    def test_each_run_that_reports_a_finding_is_remembered_once(self):
+        from findings.models import FindingSighting
+        from tests.factories import ScanSessionFactory
+
+        tenant = TenantFactory()
+        first, second = ScanSessionFactory(tenant=tenant), ScanSessionFactory(tenant=tenant)
+        ingest_report(
+            tenant=tenant,
+            report=report([finding(1), finding(2)]),
+            scan_session_id=first.pk,
+            now=timezone.now() - timedelta(minutes=5),
+        )
+        ingest_report(tenant=tenant, report=report([finding(1)]), scan_session_id=second.pk)
+        seen = FindingSighting.objects.for_tenant(tenant)
+        self.assertEqual(seen.filter(scan_session=first).count(), 2)
+        self.assertEqual(
+            list(seen.filter(scan_session=second).values_list("finding__title", flat=True)),
+            ["Problem 1"],
+        )
