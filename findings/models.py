@@ -239,7 +239,14 @@ class FindingSighting(TenantOwned):
     """A scan session that reported a finding: the finding's history of runs."""
 
     id = models.BigAutoField(primary_key=True)
-    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="sightings")
+    # Written for every finding of every ingest: as few indexes as reads need. Reads go
+    # by finding (the unique index leads with it); the tenant scope rides along.
+    tenant = models.ForeignKey(
+        "rediverio.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    finding = models.ForeignKey(
+        Finding, on_delete=models.CASCADE, related_name="sightings", db_index=False
+    )
     scan_session = models.ForeignKey(
         "scans.ScanSession", on_delete=models.CASCADE, related_name="sightings"
     )
@@ -253,7 +260,6 @@ class FindingSighting(TenantOwned):
                 fields=["finding", "scan_session"], name="finding_sightings_once"
             )
         ]
-        indexes = [models.Index(fields=["finding", "-seen_at"], name="finding_sightings_recent")]
 
     def __str__(self) -> str:
         return f"{self.finding_id} seen by {self.scan_session_id}"
