@@ -10,6 +10,7 @@ retries after a lost reply changes nothing.
 from __future__ import annotations
 
 import hashlib
+import time
 import zlib
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from ingest.models import IngestRun, IngestStatus
 from ingest.parsers import flat, ris, shape
 from ingest.pipeline import ingest_report
 from ingest.report import Report, ReportError, ReportTarget
+from rediverio.metrics import FINDINGS_INGESTED, INGEST_BATCH_SIZE, INGEST_DURATION
 from rediverio.models import Tenant
 from scans.services import session_for_ingest, session_record_ingest
 
@@ -111,6 +113,7 @@ def process_ingest_run(run_id: str) -> str:
 
 @transaction.atomic
 def _run(run: IngestRun, raw: bytes) -> None:
+    started = time.perf_counter()
     report = parse(raw, None if run.format == "auto" else run.format)
     options = run.options
     if options.get("coverage"):
@@ -147,9 +150,22 @@ def _run(run: IngestRun, raw: bytes) -> None:
         started_at=report.started_at,
         finished_at=report.finished_at,
     )
+    transaction.on_commit(
+        lambda: _count(run.format, len(report.findings), result, time.perf_counter() - started)
+    )
     run.scan_session = session
     run.status = IngestStatus.COMPLETED
     run.result = {"scan_id": str(session.pk), **result.counts()}
     run.completed_at = timezone.now()
     run.payload = None
     run.save()
+
+
+def _count(format: str, findings: int, result, seconds: float) -> None:
+    """Metrics of a committed ingest (a rolled-back one stored nothing)."""
+    INGEST_BATCH_SIZE.observe(findings)
+    INGEST_DURATION.labels(format).observe(seconds)
+    for outcome in ("created", "updated", "skipped", "reopened", "fixed"):
+        count = getattr(result, f"findings_{outcome}")
+        if count:
+            FINDINGS_INGESTED.labels(outcome).inc(count)

@@ -46,6 +46,8 @@ try:
     AGENT_POLL_MAX_LIMIT = env_int("AGENT_POLL_MAX_LIMIT", default=100, minimum=1)
     AGENT_RATE_LIMIT = env_str("AGENT_RATE_LIMIT") or "100/s"
     SCAN_TRIGGER_RATE = env_str("SCAN_TRIGGER_RATE") or "20/min"  # manual triggers per user
+    # /metrics: a bearer token when set; otherwise loopback clients only.
+    METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 
     # Ingest (ingest/): the largest report accepted, decompressed; reports above the
     # async threshold are stored by a background job (202 + a status URL); an identical

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from rediverio import views
+from rediverio import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +22,9 @@ urlpatterns = [
     path("assets/", include("findings.views.assets")),
     path("profiles/", include("scans.views.profiles")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("agents.api.urls")),

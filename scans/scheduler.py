@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from rediverio.lib.ids import uuid7
+from rediverio.metrics import SCANS_SCHEDULED
 from scans.models import Scan, TriggerType
 from scans.services import scans_with_room, session_follow_command
 from scans.workflows import start_stage
@@ -87,6 +88,7 @@ def _start(batch, *, trigger: str, slots: dict, now: datetime) -> int:
     try:
         with transaction.atomic():
             start_stage(batch, stage=0, trigger=trigger, now=now, slots=slots)
+        transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc(len(batch)))
         return len(batch)
     except IntegrityError:
         # Another tick already filled some of these slots: start the others one by one.
@@ -95,6 +97,7 @@ def _start(batch, *, trigger: str, slots: dict, now: datetime) -> int:
             try:
                 with transaction.atomic():
                     start_stage([item], stage=0, trigger=trigger, now=now, slots=slots)
+                transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc())
                 started += 1
             except IntegrityError:
                 continue

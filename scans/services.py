@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents.models import Command, CommandStatus, CommandType
 from agents.queue import command_cancel, command_enqueue
 from rediverio.lib.ids import uuid7
+from rediverio.metrics import SCAN_EXECUTION_DURATION, SCANS_SCHEDULED
 from rediverio.models import Tenant
 from scans.models import (
     FINAL_SESSION_STATUSES,
@@ -280,6 +281,7 @@ def scan_trigger(*, scan: Scan, by=None, trigger: str = TriggerType.MANUAL, now=
     if not run.sessions:
         raise ScanInvalid("targets", "the scan has no target assets")
     Scan.objects.filter(pk=scan.pk).update(last_run_at=now, total_runs=F("total_runs") + 1)
+    transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc())
     return run
 
 
@@ -315,6 +317,8 @@ def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
     session.started_at = session.started_at or command.started_at or command.acknowledged_at or now
     session.completed_at = now
     session.duration_ms = int((now - session.started_at).total_seconds() * 1000)
+    observe_duration = SCAN_EXECUTION_DURATION.labels(session.scanner_name).observe
+    transaction.on_commit(lambda: observe_duration(session.duration_ms / 1000))
     if status == SessionStatus.COMPLETED:
         session.progress = 100
         session.quality_gate_result = _quality_gate(session)

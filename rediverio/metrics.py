@@ -1,0 +1,37 @@
+"""Prometheus metrics (seed section 12): the ones counted where things happen.
+
+Counters and histograms are counted where things happen — ingests in web workers and in
+django-q2 clusters, scheduled runs in the tick — so several processes produce them. With
+PROMETHEUS_MULTIPROC_DIR set (production: one directory shared by every gunicorn worker
+and cluster on the host), prometheus_client's multiprocess mode adds them all up at
+scrape time. Gauges of shared state (queue depth, agents…) are read from the database
+when scraped (agents/metrics.py); the endpoint is in rediverio/health.py.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+SCANS_SCHEDULED = Counter(
+    "scans_scheduled", "Scan runs started, by trigger (scheduled, catch_up, manual…)", ["trigger"]
+)
+SCAN_EXECUTION_DURATION = Histogram(
+    "scan_execution_duration",
+    "Seconds from a scan session's start to its end, by scanner",
+    ["scanner"],
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
+)
+INGEST_BATCH_SIZE = Histogram(
+    "ingest_batch_size",
+    "Findings per ingested report",
+    buckets=(0, 1, 10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000),
+)
+FINDINGS_INGESTED = Counter(
+    "findings_ingested", "Findings stored by ingests, by outcome", ["outcome"]
+)
+INGEST_DURATION = Histogram(
+    "ingest_duration_seconds",
+    "Seconds to parse and store a report, by format",
+    ["format"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
