@@ -40,3 +40,11 @@ class ProfilesPages(TestCase):
 
     def test_another_teams_profile_is_404(self):
         self.assertEqual(self.client.get(f"/profiles/{self.theirs.pk}/").status_code, 404)
+
+    def test_the_list_costs_the_same_queries_for_few_or_many_profiles(self):
+        self.client.get("/profiles/")
+        with self.assertNumQueries(4) as few:  # session, user, memberships, profiles
+            self.client.get("/profiles/")
+        ScanProfileFactory.create_batch(15, tenant=self.tenant)
+        with self.assertNumQueries(len(few.captured_queries)):
+            self.client.get("/profiles/")
