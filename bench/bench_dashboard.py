@@ -14,14 +14,11 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-from bench.common import bench_database
+from bench.common import migrated_env, run_child
 
-ROOT = Path(__file__).resolve().parent.parent
 FINDINGS = int(os.environ.get("BENCH_FINDINGS", "1000000"))
 REPEAT = 15
 GOALS = {"goal_page_ms": 200}
@@ -115,35 +112,11 @@ def worker() -> dict:
 
 
 def run() -> dict:
-    url, _ = bench_database("rediverio_bench_dashboard")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-only",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "testserver",
-        "LOG_LEVEL": "WARNING",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_dashboard", "--worker"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
+    env = migrated_env("rediverio_bench_dashboard", ALLOWED_HOSTS="testserver")
     return {
         "database": "postgresql",
         **GOALS,
-        **json.loads(done.stdout.strip().splitlines()[-1]),
+        **run_child("bench.bench_dashboard", env, "--worker"),
         "limits": "In-process test client (no HTTP, no network), one team holding every "
         "finding, PostgreSQL on the same 2 cores; pages render their first 50 rows.",
     }

@@ -14,15 +14,12 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
-from bench.common import bench_database
+from bench.common import migrated_env, run_child
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = (1_000, 10_000, 100_000)
 ASSETS = 50
 GOALS = {
@@ -120,51 +117,23 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _database_env() -> dict[str, str]:
-    url, _ = bench_database("rediverio_bench_ingest")
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
-        "DEBUG": "false",
-        "INGEST_REPLAY_WINDOW_SECONDS": "0",
-        "INGEST_ASYNC_THRESHOLD_BYTES": str(1 << 30),
-        "INGEST_MAX_BYTES": str(1 << 30),
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def _child(env: dict[str, str], *args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_ingest", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench_ingest {args} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run() -> dict:
-    env = _database_env()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
+    env = migrated_env(
+        "rediverio_bench_ingest",
+        INGEST_REPLAY_WINDOW_SECONDS="0",
+        INGEST_ASYNC_THRESHOLD_BYTES=str(1 << 30),
+        INGEST_MAX_BYTES=str(1 << 30),
     )
     results: dict = {"database": "postgresql", "assets": ASSETS, **GOALS}
     for n in SIZES:
-        timed = _child(env, "--worker", str(n), "time")
-        traced = _child(env, "--worker", str(n), "memory")
+        timed = run_child("bench.bench_ingest", env, "--worker", str(n), "time")
+        traced = run_child("bench.bench_ingest", env, "--worker", str(n), "memory")
         results[f"{n}_findings"] = {**timed, **traced}
     results["limits"] = (
         "One process on 2 cores, PostgreSQL on the same machine. Time splits between JSON "
-        "decoding and validation in Python, building model rows, and the UNNEST upsert; "
-        "queries per ingest grow only with the number of 5,000-finding batches."
+        "decoding and validation in Python, building rows, the UNNEST upsert and the "
+        "sightings insert; queries per ingest grow only with the number of 5,000-finding "
+        "batches."
     )
     return results
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
-from bench.common import bench_database
+from bench.common import migrated_env, run_child
 
-ROOT = Path(__file__).resolve().parent.parent
 DUE = 10_000
 GOALS = {"goal_10k_due_seconds": 10.0}
 
@@ -70,31 +67,7 @@ def worker() -> dict:
 
 
 def run() -> dict:
-    url, _ = bench_database("rediverio_bench_tick")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-only",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_tick", "--worker"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_child("bench.bench_tick", migrated_env("rediverio_bench_tick"), "--worker")
     return {
         "database": "postgresql",
         **GOALS,
