@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.views import APIView
 
@@ -111,3 +112,11 @@ class TenantApiView(APIView):
     authentication_classes = [SessionAuthentication, UserTokenAuthentication]
     permission_classes = [IsTenantMember]
     required_module: str | None = None
+
+
+class Pages(LimitOffsetPagination):
+    """Limit/offset pages for the management API's lists (small per team: agents,
+    scans, profiles); the findings list, which can hold millions, pages by keyset."""
+
+    default_limit = 50
+    max_limit = 500

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -35,7 +34,7 @@ from agents.services import (
     agent_key_revoke,
     agent_update,
 )
-from rediverio.api_auth import TenantApiView
+from rediverio.api_auth import Pages, TenantApiView
 from rediverio.api_errors import ApiError
 
 AGENT_EXAMPLE = {
@@ -74,11 +73,6 @@ class AgentCreatedSerializer(AgentSerializer):
 
     class Meta(AgentSerializer.Meta):
         fields = [*AgentSerializer.Meta.fields, "api_key"]
-
-
-class Pages(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
 
 
 class AgentsApiView(TenantApiView):

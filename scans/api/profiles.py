@@ -26,12 +26,11 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from rediverio.api_auth import TenantApiView
+from rediverio.api_auth import Pages, TenantApiView
 from rediverio.api_errors import ApiError
 from rediverio.models import Role
 from scans.models import Intensity, ScanProfile
@@ -276,11 +275,6 @@ class GateResultSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
     reason = serializers.CharField()
     breaches = GateBreachSerializer(many=True)
-
-
-class Pages(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
 
 
 def _profile(request: Request, profile_id: str) -> ScanProfile:

@@ -31,7 +31,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from agents.models import CommandPriority
 from findings.models import Asset
-from rediverio.api_auth import TenantApiView
+from rediverio.api_auth import Pages, TenantApiView
 from rediverio.api_errors import ApiError
 from rediverio.models import Role
 from scans.models import Scan, ScanProfile, ScanSession, ScanStatus, SessionStatus
@@ -240,8 +240,6 @@ class ScanListCreateApi(ScansApiView):
         responses={200: ScanPageSerializer},
     )
     def get(self, request: Request) -> Response:
-        from agents.api.management import Pages
-
         scans = Scan.objects.for_tenant(request.tenant).prefetch_related("targets").order_by("name")
         for name in ("status", "scan_type", "schedule_type"):
             if value := request.query_params.get(name):
