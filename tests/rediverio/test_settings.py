@@ -159,3 +159,48 @@ class TestSettingsFromTheEnvironment:
         result = settings_in_subprocess({"SECRET_KEY": "x", "DEBUG": "perhaps"}, "1")
         assert result.returncode != 0
         assert "DEBUG='perhaps' is not a boolean" in result.stderr
+
+
+class TestProductionSettings:
+    def test_the_deploy_checks_are_clean_with_production_settings(self):
+        env = {
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 20 + "production-only-key-of-enough-length-and-entropy-9f3b1",
+            "ALLOWED_HOSTS": "scan.example.com",
+        }
+        clean = {k: v for k, v in os.environ.items() if k not in _SETTINGS_VARS | {"SECURE_TLS"}}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            cwd=ROOT,
+            env={**clean, "DJANGO_SETTINGS_MODULE": "rediverio.settings", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_response_carries_a_request_id(client):
+    generated = client.get("/healthz")
+    assert len(generated["X-Request-ID"]) == 32
+    kept = client.get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a9c21")
+    assert kept["X-Request-ID"] == "lb-7f3a9c21"
+    refused = client.get("/healthz", HTTP_X_REQUEST_ID="<script>")
+    assert refused["X-Request-ID"] != "<script>"
+
+
+def test_json_logs_carry_the_time_level_message_and_request_id():
+    import logging
+
+    from rediverio.logs import JsonFormatter
+
+    record = logging.LogRecord(
+        "rediverio", logging.WARNING, __file__, 1, "ingest %s", ("ok",), None
+    )
+    record.request_id = "abc12345"
+    entry = json.loads(JsonFormatter().format(record))
+    assert (entry["level"], entry["message"], entry["request_id"]) == (
+        "WARNING",
+        "ingest ok",
+        "abc12345",
+    )
