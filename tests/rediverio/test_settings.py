@@ -168,7 +168,9 @@ class TestProductionSettings:
             "SECRET_KEY": "x" * 20 + "production-only-key-of-enough-length-and-entropy-9f3b1",
             "ALLOWED_HOSTS": "scan.example.com",
         }
-        clean = {k: v for k, v in os.environ.items() if k not in _SETTINGS_VARS | {"SECURE_TLS"}}
+        # The browser tests allow async-unsafe calls in this process; production does not.
+        ignored = _SETTINGS_VARS | {"SECURE_TLS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        clean = {k: v for k, v in os.environ.items() if k not in ignored}
         result = subprocess.run(
             [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
             cwd=ROOT,
