@@ -10,6 +10,7 @@ the shared sast formula (path, rule, start and end line).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from findings.rules.categories import FindingType
@@ -74,6 +75,12 @@ def _finding(item: Any, path: str) -> ReportFinding:
         for i, n in enumerate(shape.array(item.get("line_range"), f"{path}.line_range"))
     ]
     text = shape.text(item.get("issue_text"), f"{path}.issue_text") or rule_id
+    snippet = shape.text(item.get("code"), f"{path}.code")
+    if rule_id in _HARDCODED_SECRET_TESTS:
+        # Bandit quotes the password it found in its message and shows it in the code:
+        # keep neither, as no raw secret is ever stored.
+        text = _QUOTED.sub(lambda m: f"'{mask(m.group(1))}'", text)
+        snippet = ""
     confidence = shape.text(
         item.get("issue_confidence"), f"{path}.issue_confidence", max_length=20
     ).upper()
@@ -95,12 +102,21 @@ def _finding(item: Any, path: str) -> ReportFinding:
         end_line=max([start_line, *(n for n in line_range if n is not None)]),
         start_column=_one_based(item.get("col_offset"), f"{path}.col_offset"),
         end_column=_one_based(item.get("end_col_offset"), f"{path}.end_col_offset"),
-        snippet=shape.text(item.get("code"), f"{path}.code"),
+        snippet=snippet,
         cwe_ids=_cwe_ids(item.get("issue_cwe"), f"{path}.issue_cwe"),
         # Kept out of `url`: a finding with a url is fingerprinted as a web (dast) finding.
         references=[more_info] if more_info else [],
         metadata=metadata,
     )
+
+
+# B105 password string, B106 password argument, B107 password default.
+_HARDCODED_SECRET_TESTS = frozenset({"B105", "B106", "B107"})
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def mask(secret: str) -> str:
+    return f"{secret[:4]}****" if len(secret) > 8 else "****"
 
 
 def _severity(value: Any, path: str) -> Severity:

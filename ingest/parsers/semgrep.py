@@ -99,6 +99,7 @@ def _finding(item: Any, path: str, warnings: list[str]) -> ReportFinding:
     if isinstance(rule_meta.get("source"), str):
         metadata["rule_url"] = rule_meta["source"]
 
+    cwe_ids = _cwe_ids(rule_meta.get("cwe"), f"{path}.extra.metadata.cwe", warnings)
     return ReportFinding(
         rule_id=rule_id,
         title=_one_line(message),
@@ -119,13 +120,23 @@ def _finding(item: Any, path: str, warnings: list[str]) -> ReportFinding:
         end_line=shape.integer(end.get("line"), f"{path}.end.line", minimum=1),
         start_column=shape.integer(start.get("col"), f"{path}.start.col", minimum=1),
         end_column=shape.integer(end.get("col"), f"{path}.end.col", minimum=1),
-        snippet="" if snippet == _LOGIN_PLACEHOLDER else snippet,
-        cwe_ids=_cwe_ids(rule_meta.get("cwe"), f"{path}.extra.metadata.cwe", warnings),
+        snippet=_kept_snippet(snippet, cwe_ids),
+        cwe_ids=cwe_ids,
         references=_references(rule_meta),
         metadata=metadata,
         # `is_ignored` is semgrep's own nosemgrep suppression (shown with --disable-nosem).
         suppressed=extra.get("is_ignored") is True,
     )
+
+
+# Hard-coded credentials and passwords: the matched line holds the secret itself.
+_SECRET_CWES = frozenset({"CWE-798", "CWE-259", "CWE-321"})
+
+
+def _kept_snippet(snippet: str, cwe_ids: list[str]) -> str:
+    if snippet == _LOGIN_PLACEHOLDER or _SECRET_CWES.intersection(cwe_ids):
+        return ""  # no raw secret is ever stored
+    return snippet
 
 
 def _one_line(message: str) -> str:

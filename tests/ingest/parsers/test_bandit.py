@@ -156,3 +156,31 @@ def test_a_malformed_result_is_rejected_with_its_path(fields, path):
     with pytest.raises(ReportError) as caught:
         bandit.parse(json.dumps({"results": [result(**fields)]}))
     assert caught.value.path == path
+
+
+def test_hardcoded_passwords_are_masked_in_the_message_and_never_kept_in_the_snippet():
+    import json
+
+    from ingest.parsers.bandit import parse
+
+    report = {
+        "results": [
+            {
+                "test_id": "B105",
+                "test_name": "hardcoded_password_string",
+                "issue_text": "Possible hardcoded password: 'wJalrXUtnFEMI/K7MDENGEXAMPLE'",
+                "issue_severity": "LOW",
+                "issue_confidence": "MEDIUM",
+                "filename": "config.py",
+                "line_number": 3,
+                "line_range": [3],
+                "code": "3 SECRET = 'wJalrXUtnFEMI/K7MDENGEXAMPLE'\n",
+            }
+        ],
+        "errors": [],
+        "metrics": {},
+    }
+    finding = parse(json.dumps(report)).findings[0]
+    assert finding.title == "Possible hardcoded password: 'wJal****'"
+    assert finding.snippet == ""
+    assert "K7MDENG" not in repr(finding)

@@ -217,3 +217,25 @@ def test_a_report_without_results_is_rejected():
     with pytest.raises(ReportError) as caught:
         semgrep.parse(b'{"errors": []}')
     assert caught.value.path == "results"
+
+
+def test_the_matched_line_of_a_hard_coded_credential_is_not_kept():
+    import json
+
+    from ingest.parsers.semgrep import parse
+
+    result = {
+        "check_id": "python-hardcoded-password",
+        "path": "config.py",
+        "start": {"line": 8, "col": 1},
+        "end": {"line": 8, "col": 30},
+        "extra": {
+            "message": "A credential is written in the source code.",
+            "severity": "WARNING",
+            "lines": 'DB_PASSWORD = "SuperSecret123!"',
+            "metadata": {"cwe": ["CWE-798: Use of Hard-coded Credentials"]},
+        },
+    }
+    finding = parse(json.dumps({"results": [result], "errors": []})).findings[0]
+    assert finding.snippet == ""
+    assert "SuperSecret123" not in repr(finding)
