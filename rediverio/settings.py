@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prometheus",
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -111,6 +112,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "rediverio.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web workers, compressed and cached (no nginx needed).
@@ -123,6 +125,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rediverio.middleware.CurrentTenantMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "rediverio.urls"
@@ -144,7 +147,13 @@ TEMPLATES = [
     },
 ]
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# django-prometheus's database backends are Django's own, counting queries and errors
+# per database for /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web process, the django-q2 cluster and a local agent share one file: WAL lets
     # readers run beside the single writer, IMMEDIATE takes the write lock at BEGIN (no
     # deadlock when two read-then-write transactions meet), and the timeout makes a

@@ -84,3 +84,9 @@ class Metrics(TestCase):
         self.assertIn('agents_by_health{health="online"} 1.0', text)
         self.assertIn('agent_active_jobs{agent="worker-1",tenant="acme"} 0.0', text)
         self.assertIn('findings_ingested_total{outcome="created"}', text)
+
+    def test_the_web_process_and_database_are_instrumented_too(self):
+        self.client.get("/healthz")
+        text = self.scrape()
+        self.assertIn("django_http_requests_total_by_method_total", text)
+        self.assertIn("django_db_execute_total", text)

@@ -132,7 +132,7 @@ class TestSettingsFromTheEnvironment:
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == [
-            "django.db.backends.sqlite3",
+            "django_prometheus.db.backends.sqlite3",
             "UTC",
             "wal",
             20000,
