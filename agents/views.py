@@ -4,9 +4,8 @@ shown once), disabling or revoking one, and why one cannot run a given scan."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
@@ -15,15 +14,12 @@ from agents.forms import AgentForm
 from agents.models import Agent, AgentKey, AgentStatus
 from agents.selectors import agent_eligibility, agent_list
 from agents.services import AgentLimitReached, agent_create, agent_update
+from rediverio.http import role_required, team_required
 from rediverio.lib.validation import describe_validation_error
 from rediverio.models import Role
 from scans.models import Scan
 
-
-def _team(request: HttpRequest) -> HttpResponse | None:
-    if request.tenant is None:
-        return render(request, "no_tenant.html", status=403)
-    return None
+manage_agents = role_required(Role.ADMIN, "Managing agents")
 
 
 def _agent(request: HttpRequest, agent_id) -> Agent:
@@ -33,11 +29,9 @@ def _agent(request: HttpRequest, agent_id) -> Agent:
         raise Http404 from exc
 
 
-@login_required
+@team_required
 @require_GET
 def agents_page(request: HttpRequest) -> HttpResponse:
-    if refused := _team(request):
-        return refused
     return render(request, "agents/list.html", _list_context(request, AgentForm()))
 
 
@@ -49,13 +43,10 @@ def _list_context(request: HttpRequest, form: AgentForm) -> dict:
     }
 
 
-@login_required
+@team_required
 @require_POST
+@manage_agents
 def agent_register(request: HttpRequest) -> HttpResponse:
-    if refused := _team(request):
-        return refused
-    if not request.membership.has_role(Role.ADMIN):
-        return HttpResponseForbidden("Registering agents needs the admin role.")
     form = AgentForm(request.POST)
     if form.is_valid():
         try:
@@ -72,11 +63,9 @@ def agent_register(request: HttpRequest) -> HttpResponse:
     return render(request, "agents/list.html", _list_context(request, form), status=400)
 
 
-@login_required
+@team_required
 @require_GET
 def agent_page(request: HttpRequest, agent_id) -> HttpResponse:
-    if refused := _team(request):
-        return refused
     agent = _agent(request, agent_id)
     scans = Scan.objects.for_tenant(request.tenant).order_by("name")
     chosen = (
@@ -104,13 +93,10 @@ def _is_uuid(value) -> bool:
 
 
 def _status_action(status: str, done: str):
-    @login_required
+    @team_required
     @require_POST
+    @manage_agents
     def action(request: HttpRequest, agent_id) -> HttpResponse:
-        if refused := _team(request):
-            return refused
-        if not request.membership.has_role(Role.ADMIN):
-            return HttpResponseForbidden("Managing agents needs the admin role.")
         agent = _agent(request, agent_id)
         if agent.status == AgentStatus.REVOKED:
             messages.error(request, f"{agent.name} is revoked; register a new agent instead.")

@@ -11,16 +11,15 @@ from django.views.decorators.http import require_POST
 from agents.selectors import agents_by_health
 from findings.selectors import asset_count, new_and_fixed_by_day, open_findings_by_severity
 from rediverio.api_errors import error_body
+from rediverio.http import team_required
 from rediverio.middleware import SESSION_TENANT_KEY
 from scans.models import ScanSession
 from scans.selectors import scans_by_status
 
 
-@login_required
+@team_required
 def home(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
-    if tenant is None:
-        return render(request, "no_tenant.html", status=403)
     findings = open_findings_by_severity(tenant=tenant)
     week = new_and_fixed_by_day(tenant=tenant, days=7)
     tallest = max([1, *(max(d["new"], d["fixed"]) for d in week)])

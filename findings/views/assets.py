@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -12,15 +11,14 @@ from django.urls import path
 from django.views.decorators.http import require_GET
 
 from findings.models import Asset, AssetDependency, AssetType, Provider
+from rediverio.http import team_required
 
 PAGE_SIZE = 50
 
 
-@login_required
+@team_required
 @require_GET
 def assets_page(request: HttpRequest) -> HttpResponse:
-    if request.tenant is None:
-        return render(request, "no_tenant.html", status=403)
     assets = Asset.objects.for_tenant(request.tenant).order_by("-risk_score", "name")
     kind, provider, search = (request.GET.get(k, "") for k in ("type", "provider", "q"))
     if kind:
@@ -39,11 +37,9 @@ def assets_page(request: HttpRequest) -> HttpResponse:
     return render(request, "assets/list.html", context)
 
 
-@login_required
+@team_required
 @require_GET
 def asset_page(request: HttpRequest, asset_id) -> HttpResponse:
-    if request.tenant is None:
-        return render(request, "no_tenant.html", status=403)
     try:
         asset = get_object_or_404(Asset.objects.for_tenant(request.tenant), pk=asset_id)
     except ValidationError as exc:

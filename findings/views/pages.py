@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
@@ -38,35 +34,10 @@ from findings.services import (
     finding_triage,
     findings_triage_bulk,
 )
+from rediverio.http import AppRequest, team_required
 from rediverio.models import Role
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-    from django_htmx.middleware import HtmxDetails
-
-    from rediverio.models import Membership, Tenant
-
-    class AppRequest(HttpRequest):
-        user: User
-        htmx: HtmxDetails
-        tenant: Tenant
-        membership: Membership
-
-
-# ------------------------------------------------------------------------------- helpers
-
-
-def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed in and in a team; users without one get the no-team page."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: AppRequest, *args, **kwargs) -> HttpResponse:
-        if request.tenant is None:
-            return render(request, "no_tenant.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+tenant_required = team_required
 
 
 def _can_triage(request: AppRequest) -> bool:

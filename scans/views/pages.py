@@ -6,19 +6,15 @@ place, htmx requests (polling, actions) get the fragment alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import TYPE_CHECKING
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
+from rediverio.http import AppRequest, View, role_required, team_required
 from rediverio.models import Role
 from scans.models import ScanStatus
 from scans.selectors import (
@@ -41,46 +37,8 @@ from scans.services import (
     session_retry,
 )
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-    from django_htmx.middleware import HtmxDetails
-
-    from rediverio.models import Membership, Tenant
-
-
-class AppRequest(HttpRequest):
-    user: User
-    htmx: HtmxDetails
-    tenant: Tenant | None
-    membership: Membership | None
-
-
-View = Callable[..., HttpResponse]
 RUN_TABS = ("overview", "findings", "details")
-
-
-def team_required(view: View) -> View:
-    """Users without a team get the "no team" page, as on the home page."""
-
-    @wraps(view)
-    def wrapped(request: AppRequest, *args, **kwargs) -> HttpResponse:
-        if request.tenant is None:
-            return render(request, "no_tenant.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def member_required(view: View) -> View:
-    """Viewers read; members and above act."""
-
-    @wraps(view)
-    def wrapped(request: AppRequest, *args, **kwargs) -> HttpResponse:
-        if request.membership is None or not request.membership.has_role(Role.MEMBER):
-            raise PermissionDenied("Viewers cannot change scans.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+member_required = role_required(Role.MEMBER, "Changing scans")
 
 
 def _fragment(request: AppRequest) -> bool:

@@ -10,13 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,7 +23,8 @@ from django.utils.datastructures import MultiValueDict
 
 from agents.models import CommandPriority
 from findings.models import Asset
-from rediverio.models import Membership, Role, Tenant
+from rediverio.http import AppRequest, team_required
+from rediverio.models import Role
 from scans.drafts import scan_create_from_draft, scan_draft_save_step, scan_draft_start
 from scans.forms import (
     WEEKDAYS,
@@ -37,17 +37,6 @@ from scans.forms import (
 from scans.models import ScanDraft, ScanProfile, ScanType, ScheduleType
 from scans.schedules import Schedule, ScheduleError
 from scans.services import ScanInvalid, ScanLimitReached
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-    from django_htmx.middleware import HtmxDetails
-
-
-class AppRequest(HttpRequest):
-    user: User
-    tenant: Tenant
-    membership: Membership
-    htmx: HtmxDetails
 
 
 @dataclass(frozen=True)
@@ -99,8 +88,6 @@ def wizard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapper(request: AppRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.tenant is None:
-            return render(request, "no_tenant.html", status=403)
         if not request.membership.has_role(Role.MEMBER):
             reason = f"Creating scans needs the member role; you are a {request.membership.role}."
             return render(request, "scans/wizard_forbidden.html", {"reason": reason}, status=403)
@@ -109,7 +96,7 @@ def wizard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             return render(request, "scans/wizard_forbidden.html", {"reason": reason}, status=403)
         return view(request, *args, **kwargs)
 
-    return login_required(wrapper)
+    return team_required(wrapper)
 
 
 # ------------------------------------------------------------------------------ views
