@@ -153,6 +153,13 @@ class Triggering(TestCase):
         run = scan_trigger(scan=self.scan(name="ok", scanner_name="semgrep"))
         self.assertEqual(run.sessions[0].error_message, "")
 
+    def test_the_waiting_note_clears_once_an_agent_takes_the_work(self):
+        run = scan_trigger(scan=self.scan(scanner_name="bandit"))
+        self.assertIn("waiting for an agent", run.sessions[0].error_message)
+        (command,) = lease_commands(agent=self.agent, limit=1)
+        bearer(self.key).post(f"{POLL}/{command.pk}/ack")
+        self.assertEqual(ScanSession.objects.get(pk=command.scan_session_id).error_message, "")
+
     def test_a_scan_without_targets_cannot_run(self):
         scan = scan_create(tenant=self.tenant, name="empty", scanner_name="bandit")
         with self.assertRaises(ScanInvalid):
