@@ -12,7 +12,8 @@ from django.utils import timezone
 from agents.auth import generate_agent_key
 from agents.models import Agent, AgentHealth, AgentKey, AgentStatus, AgentType, ExecutionMode
 from agents.queue import agent_commands_release
-from rediverio.models import Tenant
+from rediverio.audit import audit_record, changes_between
+from rediverio.models import AuditAction, Tenant
 from rediverio.secrets import digest_secret, visible_prefix
 
 MAX_ACTIVE_KEYS_PER_AGENT = 2
@@ -66,11 +67,18 @@ def agent_create(
     agent.full_clean()
     agent.save()
     _, key = agent_key_issue(agent=agent)
+    audit_record(
+        tenant=tenant,
+        by=created_by,
+        action=AuditAction.AGENT_REGISTERED,
+        target=agent,
+        details={"type": agent.type, "tools": agent.tools, "capabilities": agent.capabilities},
+    )
     return agent, key
 
 
 @transaction.atomic
-def agent_key_issue(*, agent: Agent, name: str = "") -> tuple[AgentKey, str]:
+def agent_key_issue(*, agent: Agent, name: str = "", by=None) -> tuple[AgentKey, str]:
     """Issue a key; returns it with its secret, which is not stored."""
     active = AgentKey.objects.for_tenant(agent.tenant).filter(agent=agent).usable()
     if active.count() >= MAX_ACTIVE_KEYS_PER_AGENT:
@@ -84,6 +92,13 @@ def agent_key_issue(*, agent: Agent, name: str = "") -> tuple[AgentKey, str]:
         prefix=visible_prefix(secret),
         digest=digest_secret(secret),
         name=name,
+    )
+    audit_record(
+        tenant=agent.tenant,
+        by=by,
+        action=AuditAction.AGENT_KEY_ISSUED,
+        target=agent,
+        details={"key": key.prefix, "name": name},
     )
     return key, secret
 
@@ -125,13 +140,22 @@ def agent_heartbeat(*, agent: Agent, report: dict[str, Any], now: datetime | Non
 
 
 @transaction.atomic
-def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
+def agent_update(*, agent: Agent, changes: dict[str, Any], by=None) -> Agent:
     """Apply validated changes. Disabling or revoking an agent takes back its work, which
     it could no longer report on."""
     was_active = agent.status == AgentStatus.ACTIVE
+    before = {name: getattr(agent, name) for name in changes}
     for name, value in changes.items():
         setattr(agent, name, value)
     agent.save()
+    if changed := changes_between(before, changes):
+        audit_record(
+            tenant=agent.tenant,
+            by=by,
+            action=AuditAction.AGENT_UPDATED,
+            target=agent,
+            details={"changes": changed},
+        )
     if was_active and agent.status != AgentStatus.ACTIVE:
         agent_commands_release(agent=agent, reason=f"agent {agent.status}")
     if agent.status == AgentStatus.REVOKED:
@@ -142,13 +166,22 @@ def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
 
 
 @transaction.atomic
-def agent_delete(*, agent: Agent) -> None:
+def agent_delete(*, agent: Agent, by=None) -> None:
     agent_commands_release(agent=agent, reason="agent deleted")
+    audit_record(tenant=agent.tenant, by=by, action=AuditAction.AGENT_DELETED, target=agent)
     agent.delete()
 
 
-def agent_key_revoke(*, key: AgentKey) -> AgentKey:
+@transaction.atomic
+def agent_key_revoke(*, key: AgentKey, by=None) -> AgentKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit_record(
+            tenant=key.tenant,
+            by=by,
+            action=AuditAction.AGENT_KEY_REVOKED,
+            target=key.agent,
+            details={"key": key.prefix, "name": key.name},
+        )
     return key

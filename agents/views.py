@@ -101,7 +101,7 @@ def _status_action(status: str, done: str):
         if agent.status == AgentStatus.REVOKED:
             messages.error(request, f"{agent.name} is revoked; register a new agent instead.")
         else:
-            agent_update(agent=agent, changes={"status": status})
+            agent_update(agent=agent, changes={"status": status}, by=request.user)
             messages.success(request, f"{agent.name} {done}.")
         return redirect("agents:detail", agent_id=agent.pk)
 

@@ -16,7 +16,8 @@ from findings.lifecycle import triage_refusal
 from findings.models import Asset, Finding, FindingStatus
 from findings.rules.assets import normalize_asset
 from findings.stats import assets_refresh_stats
-from rediverio.models import Tenant
+from rediverio.audit import audit_record, audit_record_many
+from rediverio.models import AuditAction, Tenant
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -111,8 +112,16 @@ def finding_triage(*, finding: Finding, status: str, note: str, by: AbstractBase
     if refusal:
         raise ValidationError(f"Cannot change the status: {refusal}", code="transition")
     was_open = finding.is_open
+    status_before = finding.status
     _apply_triage(finding, status=status, note=note, by=by, now=timezone.now())
     finding.save(update_fields=_TRIAGE_FIELDS)
+    audit_record(
+        tenant=asset.tenant_id,
+        by=by,
+        action=AuditAction.FINDING_TRIAGED,
+        target=finding,
+        details={"changes": {"status": [status_before, status]}, "note": note},
+    )
     if finding.is_open != was_open:
         assets_refresh_stats(assets=[asset])
     return finding
@@ -148,14 +157,15 @@ def findings_triage_bulk(
         .order_by("pk")
         .select_for_update()
     )
-    findings = mine.only("id", "asset_id", "title", "status", "resolved_at", "metadata")
-    changed, moved_assets, now = [], set(), timezone.now()
+    findings = mine.only("id", "asset_id", "title", "severity", "status", "resolved_at", "metadata")
+    changed, audited, moved_assets, now = [], [], set(), timezone.now()
     for finding in sorted(findings, key=lambda f: ids.index(f.pk)):  # report in given order
         refusal = triage_refusal(finding.status, status)
         if refusal:
             result.skipped.append((finding.pk, f"“{finding.title[:60]}”: {refusal}"))
             continue
         was_open = finding.is_open
+        audited.append((finding, {"changes": {"status": [finding.status, status]}, "note": note}))
         _apply_triage(finding, status=status, note=note, by=by, now=now)
         if finding.is_open != was_open:
             moved_assets.add(finding.asset_id)
@@ -163,6 +173,7 @@ def findings_triage_bulk(
         result.updated.append(finding.pk)
     if changed:
         Finding.objects.bulk_update(changed, _TRIAGE_FIELDS)
+        audit_record_many(tenant=tenant, by=by, action=AuditAction.FINDING_TRIAGED, entries=audited)
     if moved_assets:
         assets_refresh_stats(assets=[a for a in assets if a.pk in moved_assets])
     return result

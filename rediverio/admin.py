@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from rediverio.models import ApiToken, Membership, Tenant
+from rediverio.models import ApiToken, AuditEvent, Membership, Tenant
 from rediverio.tenancy import TenantOwned
 
 
@@ -91,4 +91,23 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are issued by `createapitoken`, which shows the secret once.
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(TenantScopedAdmin):
+    """Read only: an audit log that operators could edit would prove nothing."""
+
+    list_display = ("at", "actor_name", "action", "target_type", "target_name", "tenant")
+    list_filter = (*TenantScopedAdmin.list_filter, "action", "target_type")
+    search_fields = ("actor_name", "target_name", "target_id", "request_id")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

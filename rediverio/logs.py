@@ -21,6 +21,12 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
+def current_request_id() -> str:
+    """The id of the request being served ("" outside a request)."""
+    request_id = _request_id.get()
+    return "" if request_id == "-" else request_id
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

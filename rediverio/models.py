@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MinLengthValidator
 from django.db import models
+from django.utils import timezone
 
 from rediverio.lib.db import check_constraint_for
 from rediverio.lib.ids import uuid7
@@ -131,3 +132,61 @@ class ApiToken(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class AuditAction(models.TextChoices):
+    SCAN_CREATED = "scan.created", "Scan created"
+    SCAN_UPDATED = "scan.updated", "Scan changed"
+    SCAN_STATUS_CHANGED = "scan.status_changed", "Scan paused / activated"
+    SCAN_CLONED = "scan.cloned", "Scan cloned"
+    SCAN_DELETED = "scan.deleted", "Scan deleted"
+    SCAN_TRIGGERED = "scan.triggered", "Scan run started"
+    RUN_STOPPED = "run.stopped", "Run stopped"
+    RUN_RETRIED = "run.retried", "Run retried"
+    PROFILE_CREATED = "profile.created", "Profile created"
+    PROFILE_UPDATED = "profile.updated", "Profile changed"
+    PROFILE_CLONED = "profile.cloned", "Profile cloned"
+    PROFILE_DELETED = "profile.deleted", "Profile deleted"
+    AGENT_REGISTERED = "agent.registered", "Agent registered"
+    AGENT_UPDATED = "agent.updated", "Agent changed"
+    AGENT_DELETED = "agent.deleted", "Agent deleted"
+    AGENT_KEY_ISSUED = "agent.key_issued", "Agent key issued"
+    AGENT_KEY_REVOKED = "agent.key_revoked", "Agent key revoked"
+    FINDING_TRIAGED = "finding.triaged", "Finding triaged"
+
+
+class AuditEvent(TenantOwned):
+    """Who did what, when, to which scan, agent or finding (`rediverio/audit.py`).
+
+    The target is kept by type, id and name rather than by foreign key: the record of a
+    deletion must outlive what was deleted. The actor's name is copied for the same reason.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=64)
+    target_name = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        db_table = "audit_events"
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-at", "-id"], name="audit_events_by_tenant"),
+            models.Index(
+                fields=["tenant", "target_type", "target_id"], name="audit_events_by_target"
+            ),
+        ]
+        constraints = [
+            check_constraint_for("action", AuditAction, name="audit_events_action_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target_name}"

@@ -21,6 +21,7 @@ urlpatterns = [
     path("agents/", include("agents.views")),
     path("assets/", include("findings.views.assets")),
     path("profiles/", include("scans.views.profiles")),
+    path("audit/", views.audit_log, name="audit-log"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -1,18 +1,27 @@
-"""The home page: the current team's numbers at a glance."""
+"""The home page (the current team's numbers at a glance) and the team's audit log."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agents.selectors import agents_by_health
 from findings.selectors import asset_count, new_and_fixed_by_day, open_findings_by_severity
 from rediverio.api_errors import error_body
-from rediverio.http import team_required
+from rediverio.audit import AuditFilters, audit_actors, audit_event_lines, audit_events_page
+from rediverio.http import role_required, team_required
 from rediverio.middleware import SESSION_TENANT_KEY
+from rediverio.models import AuditAction, Role
 from scans.models import ScanSession
 from scans.selectors import scans_by_status
 
@@ -62,3 +71,49 @@ def tenant_switch(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("You are not a member of that team.")
     target = request.POST.get("next", "/")
     return redirect(target if url_has_allowed_host_and_scheme(target, None) else "/")
+
+
+# Where a target of the log can be opened (scans have no page of their own: their list).
+TARGET_PAGES = {
+    "finding": "findings:detail",
+    "agent": "agents:detail",
+    "scanprofile": "profiles:detail",
+    "scansession": "scans:run",
+}
+
+
+def _target_url(event) -> str:
+    name = TARGET_PAGES.get(event.target_type)
+    if name is None:
+        return reverse("scans:list") if event.target_type == "scan" else ""
+    try:
+        return reverse(name, args=[event.target_id])
+    except NoReverseMatch:
+        return ""
+
+
+@team_required
+@role_required(Role.ADMIN, "Reading the audit log")
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Who did what, when: the team's admins read the user actions on scans, agents
+    and findings, newest first, filtered by action, person or target."""
+    filters = AuditFilters(
+        action=request.GET.get("action", "")[:64],
+        actor=request.GET.get("actor", "")[:150],
+        target=request.GET.get("target", "")[:64],
+    )
+    try:
+        page = audit_events_page(
+            tenant=request.tenant, filters=filters, after=request.GET.get("after", "")
+        )
+    except ValueError:
+        return HttpResponseBadRequest("“after” is not a page cursor of the audit log.")
+    context = {
+        "events": [(event, _target_url(event), audit_event_lines(event)) for event in page.events],
+        "next_cursor": page.next_cursor,
+        "filters": filters,
+        "actions": AuditAction.choices,
+        "families": sorted({value.split(".")[0] for value in AuditAction.values}),
+        "actors": audit_actors(tenant=request.tenant),
+    }
+    return render(request, "audit/list.html", context)

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from rediverio.models import Tenant
+from rediverio.audit import audit_record, changes_between
+from rediverio.models import AuditAction, Tenant
 from scans.models import Intensity, ScanProfile
 from scans.quality_gate import QualityGate
 
@@ -94,6 +95,7 @@ def scan_profile_create(
     tags: list[str] | None = None,
     quality_gate: QualityGate | Mapping[str, Any] | None = None,
     is_default: bool = False,
+    by=None,
 ) -> ScanProfile:
     """Create a team's own profile; `is_default` takes the default from the old one."""
     _lock_tenant(tenant)
@@ -116,11 +118,14 @@ def scan_profile_create(
     )
     profile.full_clean()
     profile.save()
+    audit_record(tenant=tenant, by=by, action=AuditAction.PROFILE_CREATED, target=profile)
     return profile
 
 
 @transaction.atomic
-def scan_profile_update(*, profile: ScanProfile, changes: Mapping[str, Any]) -> ScanProfile:
+def scan_profile_update(
+    *, profile: ScanProfile, changes: Mapping[str, Any], by=None
+) -> ScanProfile:
     """Apply validated changes. `is_default: true` moves the default here; `false` on
     the default leaves the team without one."""
     if profile.is_system:
@@ -137,15 +142,28 @@ def scan_profile_update(*, profile: ScanProfile, changes: Mapping[str, Any]) -> 
         changes["quality_gate"] = _gate_dict(changes["quality_gate"])
     if changes.get("is_default"):
         _clear_default(tenant=profile.tenant, keep=profile)
+    before = {name: getattr(profile, name) for name in changes}
     for name, value in changes.items():
         setattr(profile, name, value)
     profile.full_clean()
     profile.save()
+    _audit_changes(profile, by=by, changes=changes_between(before, changes))
     return profile
 
 
+def _audit_changes(profile: ScanProfile, *, by, changes: dict) -> None:
+    if changes:
+        audit_record(
+            tenant=profile.tenant,
+            by=by,
+            action=AuditAction.PROFILE_UPDATED,
+            target=profile,
+            details={"changes": changes},
+        )
+
+
 @transaction.atomic
-def scan_profile_set_default(*, profile: ScanProfile) -> ScanProfile:
+def scan_profile_set_default(*, profile: ScanProfile, by=None) -> ScanProfile:
     """Make this the team's default profile. System profiles may be the default too:
     choosing one is the team's setting, not a change to the shipped profile."""
     _lock_tenant(profile.tenant)
@@ -153,13 +171,15 @@ def scan_profile_set_default(*, profile: ScanProfile) -> ScanProfile:
     if not profile.is_default:
         profile.is_default = True
         profile.save(update_fields=["is_default", "updated_at"])
+        _audit_changes(profile, by=by, changes={"is_default": [False, True]})
     return profile
 
 
 @transaction.atomic
-def scan_profile_delete(*, profile: ScanProfile) -> None:
+def scan_profile_delete(*, profile: ScanProfile, by=None) -> None:
     if profile.is_system:
         raise SystemProfileReadOnly(f"{profile.name} is a system profile; it cannot be deleted.")
+    audit_record(tenant=profile.tenant, by=by, action=AuditAction.PROFILE_DELETED, target=profile)
     try:
         profile.delete()
     except ProtectedError as exc:  # Scan.profile is PROTECT
@@ -184,7 +204,7 @@ def _copy_name(*, tenant: Tenant, name: str) -> str:
 
 
 @transaction.atomic
-def scan_profile_clone(*, profile: ScanProfile, name: str | None = None) -> ScanProfile:
+def scan_profile_clone(*, profile: ScanProfile, name: str | None = None, by=None) -> ScanProfile:
     """A team-owned copy of any profile of the team, system ones included; never the
     default. Without a name it is "<name> (copy)", numbered when that is taken."""
     tenant = profile.tenant
@@ -209,4 +229,11 @@ def scan_profile_clone(*, profile: ScanProfile, name: str | None = None) -> Scan
     )
     clone.full_clean()
     clone.save()
+    audit_record(
+        tenant=tenant,
+        by=by,
+        action=AuditAction.PROFILE_CLONED,
+        target=clone,
+        details={"from": profile.name, "from_id": str(profile.pk)},
+    )
     return clone

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from agents.models import Command, CommandStatus, CommandType
 from agents.queue import command_cancel, command_enqueue
+from rediverio.audit import audit_record, changes_between
 from rediverio.lib.ids import uuid7
 from rediverio.metrics import SCAN_EXECUTION_DURATION, SCANS_SCHEDULED
-from rediverio.models import Tenant
+from rediverio.models import AuditAction, Tenant
 from scans.models import (
     FINAL_SESSION_STATUSES,
     Scan,
@@ -169,6 +170,12 @@ def _next_run(scan: Scan, now: datetime):
 @transaction.atomic
 def scan_create(*, tenant: Tenant, by=None, targets: list | None = None, **fields) -> Scan:
     """Create a scan definition; its next run follows from its schedule."""
+    scan = _scan_insert(tenant=tenant, by=by, targets=targets, fields=fields)
+    audit_record(tenant=tenant, by=by, action=AuditAction.SCAN_CREATED, target=scan)
+    return scan
+
+
+def _scan_insert(*, tenant: Tenant, by, targets: list | None, fields: dict) -> Scan:
     limit = Tenant.objects.select_for_update().get(pk=tenant.pk).limit("max_scans")
     if limit is not None and Scan.objects.for_tenant(tenant).count() >= limit:
         raise ScanLimitReached(
@@ -183,23 +190,38 @@ def scan_create(*, tenant: Tenant, by=None, targets: list | None = None, **field
 
 
 @transaction.atomic
-def scan_update(*, scan: Scan, targets: list | None = None, **fields) -> Scan:
+def scan_update(*, scan: Scan, by=None, targets: list | None = None, **fields) -> Scan:
     schedule_before = scan.schedule
     status_before = scan.status
+    before = {name: getattr(scan, name) for name in fields}
+    if targets is not None:
+        before["targets"] = sorted(str(asset) for asset in scan.targets.all())
     for name, value in fields.items():
         setattr(scan, name, value)
     _validated(scan)
     if scan.schedule != schedule_before or scan.status != status_before:
         scan.next_run_at = _next_run(scan, timezone.now())
     scan.save()
+    after = dict(fields)
     if targets is not None:
         scan.targets.set(targets)
+        after["targets"] = sorted(str(asset) for asset in targets)
+    changes = changes_between(before, after)
+    if changes:
+        action = (
+            AuditAction.SCAN_STATUS_CHANGED
+            if set(changes) == {"status"}
+            else AuditAction.SCAN_UPDATED
+        )
+        audit_record(
+            tenant=scan.tenant, by=by, action=action, target=scan, details={"changes": changes}
+        )
     return scan
 
 
-def scan_set_status(*, scan: Scan, status: str) -> Scan:
+def scan_set_status(*, scan: Scan, status: str, by=None) -> Scan:
     """Pause, activate or disable: only active scans have a next run."""
-    return scan_update(scan=scan, status=status)
+    return scan_update(scan=scan, by=by, status=status)
 
 
 @transaction.atomic
@@ -227,17 +249,29 @@ def scan_clone(*, scan: Scan, name: str | None = None, by=None) -> Scan:
             "failed_runs",
         )
     }
-    return scan_create(
-        tenant=scan.tenant, by=by, targets=list(scan.targets.all()), name=candidate, **fields
+    clone = _scan_insert(
+        tenant=scan.tenant,
+        by=by,
+        targets=list(scan.targets.all()),
+        fields={"name": candidate, **fields},
     )
+    audit_record(
+        tenant=scan.tenant,
+        by=by,
+        action=AuditAction.SCAN_CLONED,
+        target=clone,
+        details={"from": scan.name, "from_id": str(scan.pk)},
+    )
+    return clone
 
 
 @transaction.atomic
-def scan_delete(*, scan: Scan) -> None:
+def scan_delete(*, scan: Scan, by=None) -> None:
     """Delete a scan and its run history, stopping its live runs first so no agent keeps
     working on a scan that no longer exists."""
     for session in ScanSession.objects.for_tenant(scan.tenant).filter(scan=scan).active():
         session_cancel(session=session, reason="the scan was deleted")
+    audit_record(tenant=scan.tenant, by=by, action=AuditAction.SCAN_DELETED, target=scan)
     scan.delete()
 
 
@@ -282,6 +316,13 @@ def scan_trigger(*, scan: Scan, by=None, trigger: str = TriggerType.MANUAL, now=
         raise ScanInvalid("targets", "the scan has no target assets")
     Scan.objects.filter(pk=scan.pk).update(last_run_at=now, total_runs=F("total_runs") + 1)
     transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc())
+    audit_record(
+        tenant=scan.tenant,
+        by=by,
+        action=AuditAction.SCAN_TRIGGERED,
+        target=scan,
+        details={"run_id": run.run_id, "trigger": trigger},
+    )
     return run
 
 
@@ -339,7 +380,9 @@ def _quality_gate(session: ScanSession) -> dict | None:
 
 
 @transaction.atomic
-def session_cancel(*, session: ScanSession, reason: str = "stopped by a user") -> ScanSession:
+def session_cancel(
+    *, session: ScanSession, reason: str = "stopped by a user", by=None
+) -> ScanSession:
     """Stop a run's session: its command is canceled (its agent is told to stop)."""
     for command in Command.objects.for_tenant(session.tenant).filter(scan_session=session):
         command_cancel(command=command, reason=reason)
@@ -349,6 +392,13 @@ def session_cancel(*, session: ScanSession, reason: str = "stopped by a user") -
         session.completed_at = timezone.now()
         session.error_message = reason
         session.save()
+        audit_record(
+            tenant=session.tenant,
+            by=by,
+            action=AuditAction.RUN_STOPPED,
+            target=session,
+            details={"run_id": session.run_id, "reason": reason},
+        )
     return session
 
 
@@ -395,5 +445,12 @@ def session_retry(*, session: ScanSession, by=None):
         run_on_tenant_runner=scan.run_on_tenant_runner,
         scan=scan,
         scan_session=retried,
+    )
+    audit_record(
+        tenant=session.tenant,
+        by=by,
+        action=AuditAction.RUN_RETRIED,
+        target=session,
+        details={"run_id": session.run_id, "new_run_id": run_id},
     )
     return retried

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from agents.models import Agent, AgentKey, Command, CommandEvent
 from findings.models import Asset, AssetDependency, Component, Finding, FindingSighting
 from ingest.models import IngestChunk, IngestRun
-from rediverio.models import ApiToken, Membership, Tenant
+from rediverio.models import ApiToken, AuditAction, AuditEvent, Membership, Tenant
 from scans.models import Scan, ScanDraft, ScanProfile, ScanSession
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -59,6 +59,19 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
     name = "ci"
     prefix = "rdu_abcdefgh"
     digest = factory.Sequence(lambda n: hashlib.sha256(f"token-{n}".encode()).hexdigest())
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    tenant = factory.SubFactory(TenantFactory)
+    actor = factory.SubFactory(UserFactory)
+    actor_name = factory.LazyAttribute(lambda event: event.actor.username)
+    action = AuditAction.SCAN_CREATED
+    target_type = "scan"
+    target_id = factory.Sequence(lambda n: f"0190c0de-0000-7000-8000-{n:012d}")
+    target_name = factory.Sequence(lambda n: f"scan {n}")
 
 
 class AssetFactory(factory.django.DjangoModelFactory):
@@ -228,6 +241,7 @@ TENANT_OWNED_FACTORIES = {
     factory_class._meta.model: factory_class
     for factory_class in (
         ApiTokenFactory,
+        AuditEventFactory,
         AssetFactory,
         FindingFactory,
         FindingSightingFactory,

@@ -188,7 +188,7 @@ class AgentDetailApi(AgentsApiView):
             agent, data=request.data, partial=partial, context={"tenant": request.tenant}
         )
         body.is_valid(raise_exception=True)
-        agent = agent_update(agent=agent, changes=body.validated_data)
+        agent = agent_update(agent=agent, changes=body.validated_data, by=request.user)
         return Response(AgentSerializer(agent).data)
 
     @extend_schema(
@@ -198,7 +198,7 @@ class AgentDetailApi(AgentsApiView):
         responses={204: None},
     )
     def delete(self, request: Request, agent_id) -> Response:
-        agent_delete(agent=_agent(request, agent_id))
+        agent_delete(agent=_agent(request, agent_id), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -244,9 +244,11 @@ class AgentKeysApi(AgentsApiView):
         others = AgentKey.objects.for_tenant(request.tenant).filter(agent=agent).usable()
         if body.validated_data["revoke_others"]:
             for key in others:
-                agent_key_revoke(key=key)
+                agent_key_revoke(key=key, by=request.user)
         try:
-            key, secret = agent_key_issue(agent=agent, name=body.validated_data.get("name", ""))
+            key, secret = agent_key_issue(
+                agent=agent, name=body.validated_data.get("name", ""), by=request.user
+            )
         except TooManyAgentKeys as exc:
             raise ApiError(409, "TOO_MANY_KEYS", str(exc)) from exc
         return Response(
@@ -270,4 +272,4 @@ class AgentKeyRevokeApi(AgentsApiView):
             )
         except ValidationError as exc:
             raise ApiError(404, "NOT_FOUND", "No such key.") from exc
-        return Response(AgentKeySerializer(agent_key_revoke(key=key)).data)
+        return Response(AgentKeySerializer(agent_key_revoke(key=key, by=request.user)).data)

@@ -360,7 +360,9 @@ class ScanProfileListCreateApi(ScanProfilesApiView):
         body = ScanProfileSerializer(data=request.data, context={"tenant": request.tenant})
         body.is_valid(raise_exception=True)
         try:
-            profile = scan_profile_create(tenant=request.tenant, **body.validated_data)
+            profile = scan_profile_create(
+                tenant=request.tenant, by=request.user, **body.validated_data
+            )
         except ScanProfileNameTaken as exc:  # lost a race with another request
             raise _name_taken(exc) from exc
         return Response(ScanProfileSerializer(profile).data, status=status.HTTP_201_CREATED)
@@ -414,7 +416,9 @@ class ScanProfileDetailApi(ScanProfilesApiView):
         )
         body.is_valid(raise_exception=True)
         try:
-            profile = scan_profile_update(profile=profile, changes=body.validated_data)
+            profile = scan_profile_update(
+                profile=profile, changes=body.validated_data, by=request.user
+            )
         except ScanProfileNameTaken as exc:
             raise _name_taken(exc) from exc
         return Response(ScanProfileSerializer(profile).data)
@@ -428,7 +432,7 @@ class ScanProfileDetailApi(ScanProfilesApiView):
     def delete(self, request: Request, profile_id: str) -> Response:
         profile = _writable(request, profile_id)
         try:
-            scan_profile_delete(profile=profile)
+            scan_profile_delete(profile=profile, by=request.user)
         except ScanProfileInUse as exc:
             raise ApiError(409, "PROFILE_IN_USE", str(exc), {"scans": exc.scan_names}) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -463,7 +467,9 @@ class ScanProfileCloneApi(ScanProfilesApiView):
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            clone = scan_profile_clone(profile=profile, name=body.validated_data.get("name"))
+            clone = scan_profile_clone(
+                profile=profile, name=body.validated_data.get("name"), by=request.user
+            )
         except ScanProfileNameTaken as exc:
             raise _name_taken(exc) from exc
         return Response(ScanProfileSerializer(clone).data, status=status.HTTP_201_CREATED)
@@ -492,7 +498,7 @@ class ScanProfileQualityGateApi(ScanProfilesApiView):
         body = QualityGateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         profile = scan_profile_update(
-            profile=profile, changes={"quality_gate": body.validated_data}
+            profile=profile, changes={"quality_gate": body.validated_data}, by=request.user
         )
         return Response(ScanProfileSerializer(profile).data)
 

@@ -313,7 +313,7 @@ class ScanDetailApi(ScansApiView):
         body.is_valid(raise_exception=True)
         fields, targets = _save_fields(body.validated_data)
         try:
-            scan = scan_update(scan=scan, targets=targets, **fields)
+            scan = scan_update(scan=scan, by=request.user, targets=targets, **fields)
         except ScanInvalid as exc:
             raise _invalid(exc) from exc
         return Response(ScanSerializer(scan).data)
@@ -325,7 +325,7 @@ class ScanDetailApi(ScansApiView):
         responses={204: None},
     )
     def delete(self, request: Request, scan_id) -> Response:
-        scan_delete(scan=_scan(request, scan_id))
+        scan_delete(scan=_scan(request, scan_id), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -369,7 +369,7 @@ def _status_view(action: str, target: str, summary: str):
             responses=ScanSerializer,
         )
         def post(self, request: Request, scan_id) -> Response:
-            scan = scan_set_status(scan=_scan(request, scan_id), status=target)
+            scan = scan_set_status(scan=_scan(request, scan_id), status=target, by=request.user)
             return Response(ScanSerializer(scan).data)
 
     StatusApi.__name__ = f"Scan{action.capitalize()}Api"
@@ -534,7 +534,9 @@ class ScanSessionStopApi(ScansApiView):
     )
     def post(self, request: Request, session_id) -> Response:
         return Response(
-            ScanSessionSerializer(session_cancel(session=_session(request, session_id))).data
+            ScanSessionSerializer(
+                session_cancel(session=_session(request, session_id), by=request.user)
+            ).data
         )
 
 

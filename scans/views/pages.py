@@ -125,7 +125,7 @@ def _status_action(status: str, done: str) -> View:
     def view(request: AppRequest, scan_id) -> HttpResponse:
         scan = _scan_or_404(request, scan_id)
         try:
-            scan_set_status(scan=scan, status=status)
+            scan_set_status(scan=scan, status=status, by=request.user)
         except ScanInvalid as exc:
             messages.error(request, f"{scan.name} was not {done}: {exc.message}.")
         else:
@@ -146,7 +146,7 @@ scan_activate_view = _status_action(ScanStatus.ACTIVE, "activated")
 def scan_delete_view(request: AppRequest, scan_id) -> HttpResponse:
     scan = _scan_or_404(request, scan_id)
     name = scan.name
-    scan_delete(scan=scan)
+    scan_delete(scan=scan, by=request.user)
     messages.success(request, f"{name} deleted.")
     return _after_scan_action(request)
 
@@ -203,7 +203,9 @@ def run_stop_view(request: AppRequest, session_id) -> HttpResponse:
     if session.is_finished:
         messages.error(request, f"This run is already {session.get_status_display().lower()}.")
     else:
-        session = session_cancel(session=session, reason=f"stopped by {request.user}")
+        session = session_cancel(
+            session=session, reason=f"stopped by {request.user}", by=request.user
+        )
         messages.success(request, f"{session.scanner_name} on {session.asset_value} stopped.")
     return _after_run_action(request, sheet_of=session)
 
