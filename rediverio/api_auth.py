@@ -109,7 +109,8 @@ def require_module(tenant, module: str | None) -> None:
 class TenantApiView(APIView):
     """Base of every user-facing API view: session or token, scoped to one tenant."""
 
-    authentication_classes = [SessionAuthentication, UserTokenAuthentication]
+    # The token first: its `WWW-Authenticate` makes a missing credential a 401, not a 403.
+    authentication_classes = [UserTokenAuthentication, SessionAuthentication]
     permission_classes = [IsTenantMember]
     required_module: str | None = None
 

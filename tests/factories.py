@@ -221,6 +221,7 @@ class IngestRunFactory(factory.django.DjangoModelFactory):
     format = "flat"
     digest = factory.Sequence(lambda n: hashlib.sha256(f"report-{n}".encode()).hexdigest())
     status = "completed"
+    result = factory.LazyFunction(lambda: {"findings_created": 0, "findings_updated": 0})
 
 
 class IngestChunkFactory(factory.django.DjangoModelFactory):
