@@ -153,9 +153,12 @@ def _cloud(raw: str, given: AssetType | None) -> _Parsed | None:
     if m := re.fullmatch(r"(?:aws:(?://)?)?(\d{12})", lower):
         return _T.CLOUD_ACCOUNT, m[1], m[1], Provider.AWS
     gcp_hint = lower.startswith(("gcp:", "projects/", "//cloudresourcemanager.googleapis.com/"))
-    if gcp_hint and (m := _GCP_PROJECT.fullmatch(lower)):
+    # Trailing slashes name nothing: match without them, or "projects//" would become an
+    # identifier ("projects") that these branches no longer recognise when given again.
+    gcp = lower.rstrip("/")
+    if gcp_hint and (m := _GCP_PROJECT.fullmatch(gcp)):
         return _T.CLOUD_ACCOUNT, f"projects/{m['id']}", m["id"], Provider.GCP
-    if re.match(r"//[a-z0-9-]+\.googleapis\.com/", lower) or lower.startswith("projects/"):
+    if re.match(r"//[a-z0-9-]+\.googleapis\.com/", gcp) or gcp.startswith("projects/"):
         return _T.OTHER, raw.rstrip("/"), raw.rstrip("/").rsplit("/", 1)[-1], Provider.GCP
     sub = re.fullmatch(rf"(?:azure:|/subscriptions/)({_GUID})((?:/[^/]+)*)/?", lower)
     if sub is None and given is _T.CLOUD_ACCOUNT:
@@ -363,7 +366,9 @@ def _as_given(raw: str, given: AssetType) -> _Parsed:
             raise InvalidAssetIdentifier(f"not a valid {given.value}: {raw!r}")
         return given, value, value, None
     found = _cloud(raw, given) or _ip(raw) or _url(raw)
-    if found is None and (domain := _domain(raw)):
+    # As in _infer, a URL of another scheme stays whole: reducing it to its host here
+    # would make the identifier inferred for it normalise to another one given its type.
+    if found is None and "://" not in raw and (domain := _domain(raw)):
         found = (given, domain, domain, None)
     _, ident, name, provider = found or _infer(raw)
     return given, ident, name, provider

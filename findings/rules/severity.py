@@ -84,7 +84,8 @@ def severity_from_cvss(score: float) -> Severity:
     """CVSS v3 bands: >=9 critical, >=7 high, >=4 medium, >0 low, otherwise info."""
     if isinstance(score, bool) or not isinstance(score, int | float):
         raise TypeError(f"CVSS score must be a number, not {type(score).__name__}")
-    if math.isnan(score) or score < 0 or score > 10:
+    # Not math.isnan: it converts an int, and one beyond any float would overflow.
+    if not 0 <= score <= 10:  # NaN included
         raise ValueError(f"CVSS score out of range 0-10: {score!r}")
     return _cvss_band(float(score))
 
@@ -162,7 +163,8 @@ def severity_from_codeql(
         except ValueError:
             score = None
     elif isinstance(security_severity, int | float) and not isinstance(security_severity, bool):
-        score = float(security_severity)
+        # Range first: float() of an int beyond any float raises OverflowError.
+        score = float(security_severity) if 0 <= security_severity <= 10 else None
     if score is not None and math.isfinite(score) and 0 <= score <= 10:
         return _cvss_band(score, codeql=True)
     return _CODEQL_LEVELS.get(_word(level), Severity.INFO)

@@ -92,7 +92,7 @@ def _finding(item: Any, path: str) -> ReportFinding:
     return ReportFinding(
         rule_id=rule_id,
         rule_name=shape.text(item.get("test_name"), f"{path}.test_name", max_length=200),
-        title=text.strip().splitlines()[0],
+        title=text.strip().splitlines()[0] if text.strip() else rule_id,
         description=text.strip(),
         severity=_severity(item.get("issue_severity"), f"{path}.issue_severity"),
         finding_type=FindingType.VULNERABILITY,

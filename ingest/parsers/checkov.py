@@ -137,7 +137,7 @@ def _finding(item: dict, path: str, framework: str) -> ReportFinding:
     finding = ReportFinding(
         rule_id=check_id,
         rule_name=name,
-        title=name.strip().splitlines()[0],
+        title=name.strip().splitlines()[0] if name.strip() else check_id,
         description=description,
         severity=_severity(item.get("severity"), f"{path}.severity"),
         finding_type=finding_type,

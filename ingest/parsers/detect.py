@@ -99,7 +99,7 @@ def decode_json_lines(raw: bytes | str) -> list[tuple[str, Any]]:
         return []
     try:
         whole = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # the latter: nesting too deep to decode
         pass
     else:
         if isinstance(whole, list):
@@ -112,7 +112,7 @@ def decode_json_lines(raw: bytes | str) -> list[tuple[str, Any]]:
             continue
         try:
             records.append((f"line {number}", json.loads(line)))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ReportError(f"not valid JSON: {exc}", path=f"line {number}") from exc
     return records
 
@@ -139,7 +139,7 @@ def _detect(raw: bytes | str) -> tuple[str, ModuleType, Any]:
         raise ReportError(_EMPTY)
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             records = [record for _, record in decode_json_lines(text)]
         except ReportError as exc:

@@ -231,8 +231,10 @@ def _rule(result: dict, path: str, run: _Run) -> dict:
     reference = shape.obj(result.get("rule"), f"{path}.rule", required=False)
     component = 0
     tool_component = reference.get("toolComponent")
-    if isinstance(tool_component, dict) and isinstance(tool_component.get("index"), int):
-        component = tool_component["index"] + 1
+    at = tool_component.get("index") if isinstance(tool_component, dict) else None
+    # SARIF's -1 (any negative) means "no index", as for ruleIndex below.
+    if isinstance(at, int) and not isinstance(at, bool) and at >= 0:
+        component = at + 1
     index = result.get("ruleIndex", reference.get("index"))
     index_path = f"{path}.ruleIndex" if "ruleIndex" in result else f"{path}.rule.index"
     index = shape.integer(index, index_path, minimum=None)
@@ -258,8 +260,8 @@ def _message(result: dict, path: str, rule: dict) -> str:
     if text := _str(message.get("text")) or _str(message.get("markdown")):
         return text
     # A message may be a template from the rule's messageStrings, filled with arguments.
-    strings = rule.get("messageStrings")
-    template = strings.get(message.get("id")) if isinstance(strings, dict) else None
+    strings, key = rule.get("messageStrings"), message.get("id")
+    template = strings.get(key) if isinstance(strings, dict) and isinstance(key, str) else None
     text = _text_of(template)
     for n, argument in enumerate(_strings(message.get("arguments"))):
         text = text.replace(f"{{{n}}}", argument)
@@ -398,7 +400,7 @@ def _score(value: Any) -> float | None:
         return None
     try:
         score = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond floats
         return None
     # A score that is not a CVSS number is ignored, as the reference CodeQL parser does.
     return score if 0.0 <= score <= 10.0 else None

@@ -19,7 +19,8 @@ from ingest.report import ReportError
 def decode_json(raw: bytes | str) -> Any:
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: json gives up on nesting deeper than the interpreter's stack.
         raise ReportError(f"not valid JSON: {exc}") from exc
 
 
@@ -73,11 +74,16 @@ def number(
 ) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    # isnan only on floats: it converts an int, and JSON ints may be longer than any float.
+    nan = isinstance(value, float) and math.isnan(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or nan:
         raise ReportError(f"must be a number, not {_kind(value)}", path=path)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ReportError(f"must be between {minimum} and {maximum}", path=path)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ReportError("is too large a number", path=path) from None
 
 
 def strings(value: Any, path: str) -> list[str]:
@@ -122,7 +128,7 @@ def cwe(value: Any, path: str) -> str:
     """'CWE-89', '89', 89 or 'cwe-89: SQL injection' → 'CWE-89'."""
     raw = text(value, path, required=True, max_length=200).strip().upper()
     digits = raw.removeprefix("CWE-").removeprefix("CWE").split(":", 1)[0].strip()
-    if not digits.isdigit():
+    if not digits.isdecimal():  # isdigit() would let "²" through to int()
         raise ReportError(f"{value!r} is not a CWE id", path=path)
     return f"CWE-{int(digits)}"
 

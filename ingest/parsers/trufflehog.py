@@ -21,7 +21,6 @@ Decisions a caller must know:
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from findings.rules.categories import FindingType
@@ -147,7 +146,7 @@ def _secret(record: dict, where: str) -> str:
     if raw and "RawV2" not in record and "DecoderName" not in record:
         try:
             return base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64, not ASCII, or not UTF-8 once decoded
             return raw
     return raw
 
