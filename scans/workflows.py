@@ -191,11 +191,19 @@ def advance(session: ScanSession, *, now: datetime) -> list[StartedRun]:
     close the run (scan counters) when it was the last one or a failure stops it."""
     if session.scan_id is None:
         return []
+    # The sessions of one scan finish in turns on its row: otherwise the last two of a
+    # stage, finishing together, each see the other still running (neither commit is
+    # visible to the other) and nobody starts the next stage or closes the run. NO KEY
+    # lets new sessions (foreign keys to the scan) be inserted meanwhile.
+    scan = (
+        Scan.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("profile")
+        .get(pk=session.scan_id)
+    )
     siblings = ScanSession.objects.for_tenant(session.tenant_id).filter(run_id=session.run_id)
     stage_sessions = [s for s in siblings if s.stage == session.stage]
     if any(s.status not in FINAL_SESSION_STATUSES for s in stage_sessions):
         return []
-    scan = Scan.objects.select_related("profile").get(pk=session.scan_id)
     stages = scan.stages
     failed = any(s.status != SessionStatus.COMPLETED for s in stage_sessions)
     may_continue = not failed or stages[session.stage]["continue_on_failure"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import time
 
-from django.test import TestCase
+import pytest
+from django.db import connection, transaction
+from django.test import TestCase, TransactionTestCase
 from django.utils import timezone
 
 from agents.models import Command
-from agents.queue import lease_commands
+from agents.queue import command_complete, lease_commands
 from agents.services import agent_create, agent_heartbeat
 from scans.models import Scan, ScanSession
 from scans.services import (
@@ -20,6 +23,7 @@ from scans.services import (
     scan_set_status,
     scan_trigger,
     session_cancel,
+    session_follow_command,
     session_retry,
 )
 from tests.agents.test_agent_auth import POLL, bearer
@@ -322,3 +326,48 @@ class DeletingAScan(TestCase):
         self.assertFalse(Scan.objects.filter(pk=scan.pk).exists())
         command.refresh_from_db()
         self.assertEqual(command.status, "canceled")
+
+
+@pytest.mark.postgres
+class StagesFinishingTogether(TransactionTestCase):
+    """The last two sessions of a stage complete at the same moment, in two workers: the
+    next stage still starts, once."""
+
+    def test_the_second_to_commit_sees_the_first_and_moves_the_run_on(self):
+        tenant = TenantFactory()
+        repo = AssetFactory(tenant=tenant)
+        agent, _ = agent_create(tenant=tenant, name="w", tools=["bandit", "semgrep", "gitleaks"])
+        scan = scan_create(
+            tenant=tenant,
+            name="wf",
+            scan_type="workflow",
+            pipeline=[["bandit", "semgrep"], ["gitleaks"]],
+            targets=[repo],
+        )
+        scan_trigger(scan=scan)
+        first, second = lease_commands(agent=agent, limit=2)
+        first_done, release_first = threading.Event(), threading.Event()
+
+        def complete(command, *, hold: bool):
+            try:
+                with transaction.atomic():
+                    done = command_complete(agent=agent, command_id=command.pk, result={})
+                    session_follow_command(command=done)
+                    if hold:  # keep this completion uncommitted while the other runs
+                        first_done.set()
+                        release_first.wait(timeout=10)
+            finally:
+                connection.close()
+
+        holder = threading.Thread(target=complete, args=(first,), kwargs={"hold": True})
+        holder.start()
+        self.assertTrue(first_done.wait(timeout=10))
+        other = threading.Thread(target=complete, args=(second,), kwargs={"hold": False})
+        other.start()
+        other.join(timeout=1)  # with the fix it waits for the holder's commit
+        release_first.set()
+        holder.join()
+        other.join()
+
+        stages = sorted(ScanSession.objects.values_list("stage", "scanner_name"))
+        self.assertEqual(stages, [(0, "bandit"), (0, "semgrep"), (1, "gitleaks")])
