@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test lint format bench browser clean
+.PHONY: install run test lint format bench browser clean prod-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ format: install
 
 bench: install
 	@$(PY) bench/run.py
+
+# The production topology on this machine (PostgreSQL and Redis on loopback, gunicorn,
+# two django-q2 clusters) and one scan through it with the real agent; tears it all down.
+prod-smoke: install
+	$(PY) -m tests.ops.prod_smoke
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* .pytest_cache

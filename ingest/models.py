@@ -50,6 +50,12 @@ class IngestRun(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "digest", "-created_at"], name="ingest_runs_replay"),
+            # The sweep's look for background ingests still waiting (ingest/tasks.py).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status__in=[IngestStatus.QUEUED, IngestStatus.PROCESSING]),
+                name="ingest_runs_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

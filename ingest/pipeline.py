@@ -201,7 +201,15 @@ def _lock_assets(tenant: Tenant, keys: set[tuple[str, str]]) -> dict[tuple[str, 
     match = Q()
     for kind, identifier in keys:
         match |= Q(type=kind, identifier=identifier)
-    found = Asset.objects.for_tenant(tenant).filter(match).order_by("pk").select_for_update()
+    # NO KEY UPDATE: writers of an asset's findings still queue behind each other, but
+    # rows that merely reference the asset (a run starting on it inserts sessions and
+    # commands, whose foreign-key checks take KEY SHARE locks) do not wait for the
+    # ingest. With FOR UPDATE they did, and a run starting (holding its scan row) ⇄ an
+    # ingest (holding the asset, recording into a session) ⇄ a completion (holding that
+    # session, counting the run on the scan row) deadlocked.
+    found = (
+        Asset.objects.for_tenant(tenant).filter(match).order_by("pk").select_for_update(no_key=True)
+    )
     return {(a.type, a.identifier): a for a in found}
 
 

@@ -5,14 +5,22 @@ transaction. Small reports run in the request; large ones are stored (compressed
 django-q2 job runs them, the agent polling `GET /api/v1/agent/ingest/{id}`. A report
 re-sent unchanged within the replay window gets the first answer again, so an agent that
 retries after a lost reply changes nothing.
+
+A background job can be lost: the Redis broker hands a task out once (no
+acknowledgement), so a cluster killed while holding it, or a worker killed midway (a
+crash, django-q2's timeout), leaves its run queued or processing with nobody on it. The
+run keeps its report until it is stored, and the per-minute sweep (`ingest-runs-sweep`)
+gives such runs a new job; a report that kills its worker again and again is abandoned.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import zlib
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +34,10 @@ from ingest.pipeline import ingest_report
 from ingest.report import Report, ReportError, ReportTarget
 from rediverio.metrics import FINDINGS_INGESTED, INGEST_BATCH_SIZE, INGEST_DURATION
 from rediverio.models import Tenant
+from scans.models import ScanSession
 from scans.services import session_for_ingest, session_record_ingest
+
+log = logging.getLogger(__name__)
 
 
 def parse(raw: bytes, format: str | None) -> Report:
@@ -72,7 +83,7 @@ def ingest_submit(
             options=options,
             payload=zlib.compress(raw, 1),
         )
-        transaction.on_commit(lambda: async_task("ingest.tasks.process_ingest_run", str(run.pk)))
+        transaction.on_commit(lambda: _enqueue(run.pk))
         return run
     run = IngestRun(
         tenant=tenant,
@@ -87,8 +98,17 @@ def ingest_submit(
     return run
 
 
+def _enqueue(run_id) -> None:
+    async_task("ingest.tasks.process_ingest_run", str(run_id))
+
+
 def process_ingest_run(run_id: str) -> str:
-    """The background job: ingest a queued report. Returns its final status."""
+    """The background job: ingest a queued report. Returns its final status.
+
+    "processing" is committed first: it says that a job began the run. The job then
+    holds the run's row lock until the outcome commits, which says that the job is
+    alive; a processing run that nobody holds had its worker die (see the sweep). A
+    second job for the same run (the sweep's, or a duplicate) finds it taken or done."""
     with transaction.atomic():
         run = (
             IngestRun.objects.select_for_update(skip_locked=True)
@@ -96,19 +116,124 @@ def process_ingest_run(run_id: str) -> str:
             .first()
         )
         if run is None:
-            return "gone"  # done by another worker, or not queued
+            return "gone"  # done or being done by another job, or not queued
         run.status = IngestStatus.PROCESSING
         run.save(update_fields=["status"])
-    raw = zlib.decompress(bytes(run.payload))
-    try:
-        _run(run, raw)
-    except ReportError as exc:
-        run.status = IngestStatus.FAILED
-        run.error = {"code": "VALIDATION_ERROR", "message": str(exc), "details": exc.errors}
-        run.completed_at = timezone.now()
-        run.payload = None
-        run.save()
+    with transaction.atomic():
+        # skip_locked: in the instant between the two transactions the sweep may have
+        # taken the run back (and queued a job of its own); that job will store it.
+        run = (
+            IngestRun.objects.select_for_update(skip_locked=True)
+            .filter(pk=run_id, status=IngestStatus.PROCESSING)
+            .first()
+        )
+        if run is None:
+            return "gone"
+        raw = zlib.decompress(bytes(run.payload))
+        try:
+            _run(run, raw)  # a savepoint: a bad report rolls back only its own writes
+        except ReportError as exc:
+            run.status = IngestStatus.FAILED
+            run.error = {"code": "VALIDATION_ERROR", "message": str(exc), "details": exc.errors}
+            run.completed_at = timezone.now()
+            run.payload = None
+            run.save()
     return run.status
+
+
+# A report that kills its worker this many times (out of memory, django-q2's timeout)
+# is abandoned rather than retried for ever.
+MAX_INTERRUPTIONS = 3
+SWEEP_BATCH = 500
+
+
+@dataclass
+class IngestSweepResult:
+    requeued: int = 0
+    abandoned: int = 0
+
+    @property
+    def found_work(self) -> bool:
+        return bool(self.requeued or self.abandoned)
+
+
+def _requeued_at(run: IngestRun) -> datetime | None:
+    stamp = (run.error or {}).get("requeued_at")
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+@transaction.atomic
+def ingest_runs_requeue(*, now: datetime | None = None) -> IngestSweepResult:
+    """Give background ingests whose job is gone a new job.
+
+    A run waiting longer than INGEST_REQUEUE_AFTER_SECONDS that no job holds is either
+    queued (its job was lost with a killed cluster, or still waits behind a long
+    queue) or processing (its worker died). Either way a new job is queued: a duplicate
+    finds the run taken or done and does nothing, so re-queueing is always safe; it is
+    not repeated before another INGEST_REQUEUE_AFTER_SECONDS. Runs that a live job
+    holds are locked, and skipped. A run interrupted MAX_INTERRUPTIONS times fails."""
+    now = now or timezone.now()
+    patience = timedelta(seconds=settings.INGEST_REQUEUE_AFTER_SECONDS)
+    stale = (
+        IngestRun.objects.select_for_update(skip_locked=True)
+        .filter(
+            status__in=[IngestStatus.QUEUED, IngestStatus.PROCESSING],
+            created_at__lt=now - patience,
+        )
+        .defer("payload")
+        .order_by("created_at")[:SWEEP_BATCH]
+    )
+    result, requeued = IngestSweepResult(), []
+    for run in stale:
+        last = _requeued_at(run)
+        if last is not None and last > now - patience:
+            continue  # its last new job may still be waiting in the queue
+        interruptions = (run.error or {}).get("interruptions", 0)
+        if run.status == IngestStatus.PROCESSING:
+            interruptions += 1  # a job began it and no longer holds it: its worker died
+        if interruptions >= MAX_INTERRUPTIONS:
+            run.status = IngestStatus.FAILED
+            run.error = {
+                "code": "INGEST_ABANDONED",
+                "message": f"the background job died {interruptions} times on this report",
+                "details": {"interruptions": interruptions},
+            }
+            run.completed_at = now
+            run.payload = None
+            run.save(update_fields=["status", "error", "completed_at", "payload"])
+            result.abandoned += 1
+            log.error("ingest run %s abandoned: %s", run.pk, run.error["message"])
+            continue
+        was = run.status
+        run.status = IngestStatus.QUEUED
+        run.error = {
+            "code": "INGEST_REQUEUED",
+            "message": "no live job held this background ingest; it was queued again",
+            "interruptions": interruptions,
+            "requeues": (run.error or {}).get("requeues", 0) + 1,
+            "requeued_at": now.isoformat(),
+        }
+        run.save(update_fields=["status", "error"])
+        requeued.append(run.pk)
+        log.warning(
+            "ingest run %s was %s for %d s with no live job; queued again",
+            run.pk,
+            was,
+            (now - run.created_at).total_seconds(),
+        )
+    result.requeued = len(requeued)
+
+    def enqueue_requeued() -> None:
+        for run_id in requeued:
+            _enqueue(run_id)
+
+    transaction.on_commit(enqueue_requeued)
+    return result
+
+
+def sweep_ingest_runs() -> dict[str, int]:
+    """Every minute (schedule `ingest-runs-sweep`, declared in a migration)."""
+    return asdict(ingest_runs_requeue())
 
 
 @transaction.atomic
@@ -141,6 +266,11 @@ def _run(run: IngestRun, raw: bytes) -> None:
         "findings_total": result.findings_total,
         "by_severity": result.by_severity,
     }
+    # Record into the session as it is now, locked: it may have moved on while the
+    # report was stored (its agent completes the command right after a 202; another
+    # report of the session added its counts). Saving the copy read above would undo
+    # that: a finished session back to running for good, counts lost.
+    session = ScanSession.objects.select_for_update(no_key=True).get(pk=session.pk)
     session_record_ingest(
         session=session,
         counts=counts,
@@ -155,6 +285,7 @@ def _run(run: IngestRun, raw: bytes) -> None:
     )
     run.scan_session = session
     run.status = IngestStatus.COMPLETED
+    run.error = None  # a retried run's note of its lost job is moot once it is stored
     run.result = {"scan_id": str(session.pk), **result.counts()}
     run.completed_at = timezone.now()
     run.payload = None

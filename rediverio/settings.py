@@ -33,6 +33,11 @@ try:
     DATABASES = {"default": parse_database_url(_database_url, base_dir=BASE_DIR)}
     REDIS_URL = env_str("REDIS_URL") or None
     Q_WORKERS = env_int("Q_WORKERS", default=2, minimum=1)
+    # Names this deployment's django-q2 cluster; it prefixes every Redis key the product
+    # writes (django-q2's queue and stats, the cache), so deployments can share a Redis.
+    # django-q2 reads the same variable itself; keeping it as the cluster's name keeps
+    # the two in agreement (a differing value would make django-q2 look for ALT_CLUSTERS).
+    Q_CLUSTER_NAME = env_str("Q_CLUSTER_NAME") or "rediverio"
 
     # Agents and the command queue (agents/queue.py). Agents heartbeat every 30 s and
     # count as offline after three missed beats; a polled command must be acknowledged
@@ -57,6 +62,9 @@ try:
         "INGEST_ASYNC_THRESHOLD_BYTES", default=20 * 1024 * 1024, minimum=1024
     )
     INGEST_REPLAY_WINDOW_SECONDS = env_int("INGEST_REPLAY_WINDOW_SECONDS", default=600, minimum=0)
+    # A background ingest that no live job holds after this long gets a new job (its job
+    # was lost with a killed cluster, or its worker died); see ingest/tasks.py.
+    INGEST_REQUEUE_AFTER_SECONDS = env_int("INGEST_REQUEUE_AFTER_SECONDS", default=300, minimum=1)
 except ImproperlyConfiguredEnv as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 
@@ -228,7 +236,11 @@ SPECTACULAR_SETTINGS = {
 
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": Q_CLUSTER_NAME,
+        }
     }
 else:
     # Per process: rate limits then hold per web worker, which is fine for one machine.
@@ -237,7 +249,7 @@ else:
 # django-q2: the ORM broker in embedded mode, Redis when REDIS_URL is set.
 # timeout < retry so a slow task is killed before the broker hands it out again.
 Q_CLUSTER = {
-    "name": "rediverio",
+    "name": Q_CLUSTER_NAME,
     "workers": Q_WORKERS,
     "timeout": 300,
     "retry": 360,

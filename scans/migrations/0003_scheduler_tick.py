@@ -4,29 +4,10 @@ from __future__ import annotations
 
 from django.db import migrations
 
-SCHEDULE = "scans-tick"
-
-
-def declare(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.update_or_create(
-        name=SCHEDULE,
-        defaults={
-            "func": "scans.tasks.scheduler_tick",
-            "schedule_type": "I",  # minutes
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-
-
-def remove(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=SCHEDULE).delete()
+from rediverio.lib.schedules import DJANGO_Q_MIGRATION, declare_schedule
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("scans", "0002_session_stage"),
-        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
-    ]
+    dependencies = [("scans", "0002_session_stage"), DJANGO_Q_MIGRATION]
 
-    operations = [migrations.RunPython(declare, remove)]
+    operations = [declare_schedule("scans-tick", "scans.tasks.scheduler_tick")]
