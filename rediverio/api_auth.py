@@ -14,7 +14,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.views import APIView
 
-from rediverio.api_errors import ApiError
+from rediverio.api_errors import ApiAutoSchema, ApiError, refuse_null_characters
 from rediverio.models import ApiToken, Membership, Role
 from rediverio.secrets import (
     bearer_token,
@@ -113,6 +113,11 @@ class TenantApiView(APIView):
     authentication_classes = [UserTokenAuthentication, SessionAuthentication]
     permission_classes = [IsTenantMember]
     required_module: str | None = None
+    schema = ApiAutoSchema()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_null_characters(request.query_params)
 
 
 class Pages(LimitOffsetPagination):

@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/v1/", include("scans.api.urls")),
 ]
 
+handler400 = "rediverio.api_errors.bad_request"
 handler404 = "rediverio.views.not_found"
 
 admin.site.site_header = "Rediverio operations"

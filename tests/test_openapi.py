@@ -210,6 +210,20 @@ class Operations(TestCase):
                         media = reply.get("content", {}).get("application/json", {})
                         self.assertIn("schema", media, f"{code} reply without a schema")
 
+    def test_every_operation_documents_its_error_replies_with_the_error_envelope(self):
+        envelope = {"$ref": "#/components/schemas/Error"}
+        for _, path, op in operations(self.schema):
+            with self.subTest(operation=op["operationId"]):
+                expected = {"401", "403"}
+                if "requestBody" in op:
+                    expected |= {"400", "413", "415"}
+                if "{" in path:
+                    expected.add("404")
+                self.assertLessEqual(expected, set(op["responses"]))
+                for code, reply in op["responses"].items():
+                    if code.startswith("4"):
+                        self.assertEqual(reply["content"]["application/json"]["schema"], envelope)
+
     def test_every_agent_protocol_operation_has_an_example(self):
         agent_ops = [
             op for _, _, op in operations(self.schema) if op["operationId"].startswith("agent_")
@@ -303,6 +317,23 @@ class DocumentedRepliesMatchTheApi(TestCase):
         key_url = f"{url}/keys/{issued.json()['key']['id']}"
         self.check(api.delete(key_url), "delete", keys + "/{key_id}")
         self.check(api.delete(url), "delete", agent)
+
+    def test_error_replies_match_the_error_envelope(self):
+        api = APIClient()
+        api.force_login(self.owner)
+        validator = schema_validator(self.schema, {"$ref": "#/components/schemas/Error"})
+        replies = [
+            api.get("/api/v1/agents/no-such-agent"),  # 404
+            api.post("/api/v1/agents", {"name": ""}, format="json"),  # 400
+            api.post("/api/v1/agents", "x", content_type="text/plain"),  # 415
+            APIClient().get("/api/v1/scans"),  # no credentials
+            APIClient(HTTP_AUTHORIZATION="Bearer rdv_unknown").get("/api/v1/agent/commands"),
+        ]
+        for response in replies:
+            with self.subTest(status=response.status_code):
+                self.assertGreaterEqual(response.status_code, 400)
+                errors = [e.message for e in validator.iter_errors(response.json())]
+                self.assertEqual(errors, [])
 
     def test_agent_protocol_replies_match_the_schema(self):
         api = APIClient()

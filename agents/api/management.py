@@ -35,7 +35,7 @@ from agents.services import (
     agent_update,
 )
 from rediverio.api_auth import Pages, TenantApiView
-from rediverio.api_errors import ApiError
+from rediverio.api_errors import ApiError, error_reply
 
 AGENT_EXAMPLE = {
     "id": "0193a5f0-7c1e-7d2a-9f3b-1a2b3c4d5e6f",
@@ -230,7 +230,10 @@ class AgentKeysApi(AgentsApiView):
         tags=["agents"],
         summary="Issue a new key (at most two active); optionally revoke the others",
         request=InputSerializer,
-        responses={201: AgentKeyIssuedSerializer},
+        responses={
+            201: AgentKeyIssuedSerializer,
+            409: error_reply("The agent has two active keys already (TOO_MANY_KEYS)."),
+        },
         examples=[
             OpenApiExample(
                 "Rotate", request_only=True, value={"name": "2026-11", "revoke_others": True}

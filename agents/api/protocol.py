@@ -35,7 +35,8 @@ from agents.auth import AgentKeyAuthentication
 from agents.models import Agent, Command
 from agents.services import agent_heartbeat
 from rediverio.api_auth import require_module
-from rediverio.api_errors import ApiError
+from rediverio.api_errors import ApiAutoSchema, ApiError, refuse_null_characters
+from rediverio.validators import no_null_characters
 from scans.services import session_follow_command
 
 QUEUE_ERROR_STATUS = {
@@ -109,9 +110,15 @@ class AgentApiView(APIView):
     permission_classes = [IsAgent]
     throttle_classes = [AgentRateThrottle]
     required_module: str | None = "scans"
+    schema = ApiAutoSchema()
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_null_characters(request.query_params)
 
 
 REPORTED_STATUSES = ["running", "stopped", "stopping", "error"]
+MAX_INT = 2**31 - 1  # PostgreSQL's integer
 
 
 class AgentHeartbeatApi(AgentApiView):
@@ -137,12 +144,13 @@ class AgentHeartbeatApi(AgentApiView):
         capabilities = serializers.ListField(
             child=serializers.CharField(max_length=64), required=False, max_length=100
         )
-        uptime_seconds = serializers.IntegerField(required=False, min_value=0)
-        total_scans = serializers.IntegerField(required=False, min_value=0)
-        errors = serializers.IntegerField(required=False, min_value=0)
+        # Bounded: a number past the database's integer column is a 400, not a 500.
+        uptime_seconds = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+        total_scans = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+        errors = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
         cpu_percent = serializers.FloatField(required=False, min_value=0, max_value=100)
         memory_percent = serializers.FloatField(required=False, min_value=0, max_value=100)
-        active_jobs = serializers.IntegerField(required=False, min_value=0)
+        active_jobs = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
 
     @extend_schema_serializer(component_name="HeartbeatReply")
     class OutputSerializer(serializers.Serializer):
@@ -333,7 +341,9 @@ class AgentCommandProgressApi(AgentApiView):
 class AgentCommandCompleteApi(AgentApiView):
     @extend_schema_serializer(component_name="CommandCompleteRequest")
     class InputSerializer(serializers.Serializer):
-        result = serializers.DictField(required=False, default=dict)
+        result = serializers.DictField(
+            required=False, default=dict, validators=[no_null_characters]
+        )
 
     @_lifecycle_schema(
         "complete",

@@ -16,7 +16,6 @@ Bodies may be gzip- or zstd-encoded. 201 with the counts when stored, 202 when q
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 
@@ -26,8 +25,10 @@ from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
@@ -107,6 +108,30 @@ FLAT_EXAMPLE = {
         }
     ],
 }
+SARIF_EXAMPLE = {
+    "version": "2.1.0",
+    "runs": [
+        {
+            "tool": {"driver": {"name": "semgrep", "version": "1.85.0"}},
+            "versionControlProvenance": [{"repositoryUri": "https://github.com/org/repo"}],
+            "results": [
+                {
+                    "ruleId": "python.lang.security.audit.eval",
+                    "level": "error",
+                    "message": {"text": "Use of eval"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": "app/views.py"},
+                                "region": {"startLine": 10},
+                            }
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
 ERRORS = {
     400: OpenApiResponse(description="Malformed report: the message names the field and index."),
     401: OpenApiResponse(description="Missing or invalid key."),
@@ -165,6 +190,14 @@ def _ingest_schema(operation: str, summary: str, example: dict | None = None):
         operation_id=operation,
         tags=["agent ingest"],
         summary=summary,
+        parameters=[
+            OpenApiParameter(
+                "scan_session",
+                str,
+                description="The scan session the report belongs to (or `X-Scan-Session`); "
+                "by default the report's own scan id, else a new session.",
+            )
+        ],
         request={"application/json": OpenApiTypes.OBJECT},
         responses={201: IngestResultSerializer, 202: OpenApiTypes.OBJECT, **ERRORS},
         examples=[
@@ -215,7 +248,7 @@ class AgentIngestRisApi(AgentIngestView):
 class AgentIngestSarifApi(AgentIngestView):
     format = "sarif"
 
-    @_ingest_schema("agent_ingest_sarif", "Submit a SARIF 2.1.0 log")
+    @_ingest_schema("agent_ingest_sarif", "Submit a SARIF 2.1.0 log", SARIF_EXAMPLE)
     def post(self, request: Request) -> Response:
         return super().post(request)
 
@@ -268,7 +301,12 @@ class AgentIngestStatusApi(AgentApiView):
         operation_id="agent_ingest_status",
         tags=["agent ingest"],
         summary="State and counts of an ingest (201 done, 202 still running, 400 failed)",
-        responses={201: IngestResultSerializer, 202: OpenApiTypes.OBJECT, 404: OpenApiResponse()},
+        responses={
+            201: IngestResultSerializer,
+            202: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="The ingest failed; the error says why."),
+            404: OpenApiResponse(description="No such ingest of this agent."),
+        },
         examples=[
             OpenApiExample("Done", response_only=True, value=RESULT_EXAMPLE, status_codes=["201"])
         ],
@@ -283,6 +321,11 @@ class AgentIngestStatusApi(AgentApiView):
         return run_reply(run)
 
 
+@extend_schema_field(OpenApiTypes.BYTE)
+class Base64Field(serializers.CharField):
+    """Base64 text (`format: byte`); the view decodes it."""
+
+
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MAX_CHUNKS = 10_000
 
@@ -294,7 +337,7 @@ class AgentIngestChunkApi(AgentApiView):
         chunk_index = serializers.IntegerField(min_value=0, max_value=MAX_CHUNKS - 1)
         total_chunks = serializers.IntegerField(min_value=1, max_value=MAX_CHUNKS)
         compression = serializers.ChoiceField(choices=["zstd", "gzip", "none"], default="none")
-        data = serializers.CharField(help_text="Base64 of the (compressed) chunk.")
+        data = Base64Field(help_text="Base64 of the (compressed) chunk.")
         is_final = serializers.BooleanField(default=False)
         format = serializers.ChoiceField(choices=["ris", "flat", "sarif"], default="ris")
 
@@ -349,7 +392,7 @@ class AgentIngestChunkApi(AgentApiView):
         agent = request.user
         try:
             packed = base64.b64decode(data["data"], validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a character outside ASCII
             raise ApiError(
                 400, "VALIDATION_ERROR", f"data: not base64 ({exc})", {"data": [str(exc)]}
             ) from exc

@@ -31,8 +31,9 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from rediverio.api_auth import Pages, TenantApiView
-from rediverio.api_errors import ApiError
+from rediverio.api_errors import ApiError, error_reply
 from rediverio.models import Role
+from rediverio.validators import no_null_characters
 from scans.models import Intensity, ScanProfile
 from scans.profile_services import (
     ScanProfileInUse,
@@ -114,7 +115,9 @@ class ToolConfigSerializer(StrictSerializer):
         min_value=1, max_value=MAX_TIMEOUT_SECONDS, required=False, help_text="Seconds."
     )
     options = serializers.DictField(
-        required=False, help_text="Options of the tool, handed to it as they are."
+        required=False,
+        validators=[no_null_characters],
+        help_text="Options of the tool, handed to it as they are.",
     )
     template_mode = serializers.ChoiceField(
         choices=TEMPLATE_MODES,
@@ -427,7 +430,7 @@ class ScanProfileDetailApi(ScanProfilesApiView):
         operation_id="scan_profiles_destroy",
         tags=[TAG],
         summary="Delete a profile no scan uses (not a system profile)",
-        responses={204: None},
+        responses={204: None, 409: error_reply("Scans use it (PROFILE_IN_USE).")},
     )
     def delete(self, request: Request, profile_id: str) -> Response:
         profile = _writable(request, profile_id)
@@ -521,7 +524,10 @@ class ScanProfileEvaluateQualityGateApi(ScanProfilesApiView):
         tags=[TAG],
         summary="Check finding counts against a profile's quality gate",
         request=InputSerializer,
-        responses=GateResultSerializer,
+        responses={
+            200: GateResultSerializer,
+            409: error_reply("The stored gate is invalid (INVALID_QUALITY_GATE)."),
+        },
         examples=[
             OpenApiExample(
                 "Counts",

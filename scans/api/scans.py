@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
@@ -32,9 +33,17 @@ from rest_framework.throttling import UserRateThrottle
 from agents.models import CommandPriority
 from findings.models import Asset
 from rediverio.api_auth import Pages, TenantApiView
-from rediverio.api_errors import ApiError
+from rediverio.api_errors import ApiError, error_reply
 from rediverio.models import Role
-from scans.models import Scan, ScanProfile, ScanSession, ScanStatus, SessionStatus
+from rediverio.validators import no_null_characters
+from scans.models import (
+    Scan,
+    ScanProfile,
+    ScanSession,
+    ScanStatus,
+    ScheduleType,
+    SessionStatus,
+)
 from scans.schedules import Schedule, ScheduleError
 from scans.services import (
     ConcurrencyLimitReached,
@@ -80,6 +89,66 @@ class PriorityField(serializers.ChoiceField):
         return PRIORITIES[super().to_internal_value(data)]
 
 
+# A wall-clock time in the schedule's zone, shown with no offset ("02:00:00"). Not
+# `format: time`: that is RFC 3339's, which needs an offset.
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "example": "02:00",
+    }
+)
+class TimeOfDayField(serializers.TimeField):
+    pass
+
+
+TOOL_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}}
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "oneOf": [
+                TOOL_NAMES,
+                {
+                    "type": "object",
+                    "properties": {
+                        "tools": TOOL_NAMES,
+                        "continue_on_failure": {"type": "boolean"},
+                    },
+                    "required": ["tools"],
+                },
+            ]
+        },
+        "description": "A workflow's stages, run in order: each a list of tools, or "
+        '{"tools": […], "continue_on_failure": false}.',
+    }
+)
+class PipelineField(serializers.JSONField):
+    def to_internal_value(self, data):
+        pipeline = super().to_internal_value(data)
+        if not isinstance(pipeline, list) or not all(map(_is_stage, pipeline)):
+            raise serializers.ValidationError(
+                'a list of stages, each a list of tool names or {"tools": [...], '
+                '"continue_on_failure": true|false}.'
+            )
+        return pipeline
+
+
+def _is_stage(stage) -> bool:
+    if isinstance(stage, dict):
+        flag = stage.get("continue_on_failure", False)
+        return _is_tool_list(stage.get("tools")) and isinstance(flag, bool)
+    return _is_tool_list(stage)
+
+
+def _is_tool_list(tools) -> bool:
+    return isinstance(tools, list) and all(
+        isinstance(tool, str) and 0 < len(tool) <= 100 and "\x00" not in tool for tool in tools
+    )
+
+
 class ScanSerializer(serializers.ModelSerializer):
     targets = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Asset.objects.none(), required=False
@@ -88,9 +157,14 @@ class ScanSerializer(serializers.ModelSerializer):
         queryset=ScanProfile.objects.none(), required=False, allow_null=True
     )
     priority = PriorityField(required=False)
+    schedule_time = TimeOfDayField(required=False, allow_null=True)
+    # A weekday (0 Monday) or a day of the month; any larger is never a schedule.
+    schedule_day = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=31
+    )
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    pipeline = serializers.JSONField(required=False)
-    scanner_config = serializers.DictField(required=False)
+    pipeline = PipelineField(required=False)
+    scanner_config = serializers.DictField(required=False, validators=[no_null_characters])
 
     class Meta:
         model = Scan
@@ -342,7 +416,11 @@ class ScanTriggerApi(ScansApiView):
         tags=["scans"],
         summary="Run a scan now",
         request=None,
-        responses={201: RunStartedSerializer},
+        responses={
+            201: RunStartedSerializer,
+            400: error_reply("The scan cannot run as it is, e.g. it has no target."),
+            409: error_reply("The team runs its most scans at once (CONCURRENCY_LIMIT)."),
+        },
     )
     def post(self, request: Request, scan_id) -> Response:
         scan = _scan(request, scan_id)
@@ -463,9 +541,11 @@ class SchedulePreviewApi(ScansApiView):
 
     @extend_schema_serializer(component_name="SchedulePreviewRequest")
     class InputSerializer(serializers.Serializer):
-        schedule_type = serializers.CharField()
-        schedule_time = serializers.TimeField(required=False, allow_null=True)
-        schedule_day = serializers.IntegerField(required=False, allow_null=True)
+        schedule_type = serializers.ChoiceField(choices=ScheduleType.choices)
+        schedule_time = TimeOfDayField(required=False, allow_null=True)
+        schedule_day = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, max_value=31
+        )
         schedule_cron = serializers.CharField(required=False, allow_blank=True)
         schedule_timezone = serializers.CharField(required=False, default="UTC")
         count = serializers.IntegerField(required=False, default=5, min_value=1, max_value=20)
@@ -546,7 +626,10 @@ class ScanSessionRetryApi(ScansApiView):
         tags=["scans"],
         summary="Run a finished session's tool on its target again",
         request=None,
-        responses={201: ScanSessionSerializer},
+        responses={
+            201: ScanSessionSerializer,
+            409: error_reply("The session is not finished (NOT_FINISHED)."),
+        },
     )
     def post(self, request: Request, session_id) -> Response:
         try:
