@@ -27,6 +27,7 @@ import json
 from types import ModuleType
 from typing import Any
 
+from ingest.parsers import shape
 from ingest.report import Report, ReportError
 
 _MODULES: dict[str, str] = {
@@ -98,7 +99,7 @@ def decode_json_lines(raw: bytes | str) -> list[tuple[str, Any]]:
     if not text.strip():
         return []
     try:
-        whole = json.loads(text)
+        whole = shape.loads(text)
     except (ValueError, RecursionError):  # the latter: nesting too deep to decode
         pass
     else:
@@ -111,7 +112,7 @@ def decode_json_lines(raw: bytes | str) -> list[tuple[str, Any]]:
         if not line.strip():
             continue
         try:
-            records.append((f"line {number}", json.loads(line)))
+            records.append((f"line {number}", shape.loads(line)))
         except (ValueError, RecursionError) as exc:
             raise ReportError(f"not valid JSON: {exc}", path=f"line {number}") from exc
     return records
@@ -138,7 +139,7 @@ def _detect(raw: bytes | str) -> tuple[str, ModuleType, Any]:
     if not text.strip():
         raise ReportError(_EMPTY)
     try:
-        document = json.loads(text)
+        document = shape.loads(text)
     except (ValueError, RecursionError):
         try:
             records = [record for _, record in decode_json_lines(text)]

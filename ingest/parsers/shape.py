@@ -15,10 +15,34 @@ from typing import Any
 from findings.rules.severity import Severity, normalize_severity
 from ingest.report import ReportError
 
+_NUL_ESCAPE = "\\u0000"
+
+
+def loads(raw: bytes | str) -> Any:
+    """`json.loads`, with every NUL character (which PostgreSQL text and JSONB cannot
+    hold, and no scanner means) made U+FFFD, as any other undecodable byte would be.
+
+    JSON can only carry a NUL escaped, so a document without that escape is returned as
+    decoded: the walk costs nothing for the reports that do not need it.
+    """
+    document = json.loads(raw)
+    marker = _NUL_ESCAPE.encode() if isinstance(raw, bytes | bytearray) else _NUL_ESCAPE
+    return _without_nul(document) if marker in raw else document
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
 
 def decode_json(raw: bytes | str) -> Any:
     try:
-        return json.loads(raw)
+        return loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # RecursionError: json gives up on nesting deeper than the interpreter's stack.
         raise ReportError(f"not valid JSON: {exc}") from exc

@@ -66,6 +66,19 @@ class AgentIngest(TestCase):
         self.assertIn(mentions, error["message"])
         self.assertFalse(Finding.objects.exists())
 
+    def test_nul_characters_are_stored_as_replacement_characters(self):
+        # PostgreSQL text and JSONB cannot hold NUL; a scanner quoting a binary file may.
+        report = flat_report("high", identifier="github.com/acme/bin\u0000")
+        report["findings"][0] |= {"message": "a\u0000b", "snippet": "\u0000\u0000"}
+        report["metadata"]["note\u0000"] = "x\u0000"
+        for path in (INGEST, f"{INGEST}/ris"):
+            with self.subTest(path=path):
+                response = self.post(report, path=path)
+                self.assertEqual(response.status_code, 201, response.content)
+        finding = Finding.objects.for_tenant(self.tenant).get()
+        self.assertEqual(finding.title, "a\ufffdb")
+        self.assertEqual(finding.asset.identifier, "github.com/acme/bin\ufffd")
+
     def test_a_flat_report_is_stored_and_counted(self):
         response = self.post(flat_report("critical", "high", "low"))
         self.assertEqual(response.status_code, 201, response.content)
