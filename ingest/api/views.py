@@ -40,6 +40,7 @@ from agents.api.protocol import AgentApiView
 from findings.models import Finding
 from ingest.body import decode, read_body, too_large
 from ingest.models import IngestChunk, IngestRun, IngestStatus
+from ingest.parsers import shape
 from ingest.report import ReportError
 from ingest.tasks import ingest_submit
 from rediverio.api_auth import TenantApiView
@@ -279,7 +280,13 @@ class AgentIngestCheckApi(AgentApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        body = self.InputSerializer(data=request.data)
+        # Read like a report (compressed as the SDK sends it, up to INGEST_MAX_BYTES):
+        # 100,000 fingerprints are well past Django's own 2.5 MB body limit.
+        try:
+            document = shape.decode_json(read_body(request))
+        except ReportError as exc:
+            raise ApiError(400, "VALIDATION_ERROR", str(exc)) from exc
+        body = self.InputSerializer(data=document)
         body.is_valid(raise_exception=True)
         asked = list(dict.fromkeys(body.validated_data["fingerprints"]))
         existing = set(

@@ -240,6 +240,20 @@ class AgentIngest(TestCase):
             )
         self.assertEqual(response.json(), {"existing": [known], "missing": ["f" * 64]})
 
+    def test_check_takes_its_100000_fingerprints_compressed_or_not(self):
+        asked = {"fingerprints": [f"{n:064x}" for n in range(100_000)]}  # 6.7 MB of JSON
+        for encoding in (None, "zstd", "gzip"):
+            with self.subTest(encoding=encoding):
+                response = self.post(asked, path=f"{INGEST}/check", encoding=encoding)
+                self.assertEqual(response.status_code, 200, response.content[:300])
+                self.assertEqual(len(response.json()["missing"]), 100_000)
+        too_many = {"fingerprints": asked["fingerprints"] + ["f" * 64]}
+        response = self.post(too_many, path=f"{INGEST}/check", encoding="zstd")
+        self.assertEqual(response.json()["error"]["code"], "VALIDATION_ERROR")
+        self.assertIn("fingerprints", response.json()["error"]["message"])
+        response = self.post(b"{not json", path=f"{INGEST}/check")
+        self.assertEqual(response.status_code, 400)
+
     def test_check_never_reveals_another_tenants_fingerprints(self):
         other_tenant = TenantFactory()
         other_agent, other_key = agent_create(tenant=other_tenant, name="w")
