@@ -16,4 +16,5 @@ urlpatterns = [
         name="agent-ingest-status",
     ),
     path("ingest/upload", views.IngestUploadApi.as_view(), name="ingest-upload"),
+    path("ingest/<str:ingest_id>", views.IngestStatusApi.as_view(), name="ingest-status"),
 ]

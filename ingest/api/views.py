@@ -152,7 +152,8 @@ def run_reply(run: IngestRun) -> Response:
         {
             "ingest_id": str(run.pk),
             "status": run.status,
-            "status_url": f"/api/v1/agent/ingest/{run.pk}",
+            # Agents ask on the agent API; people who uploaded, on the management API.
+            "status_url": f"/api/v1/{'agent/' if run.agent_id else ''}ingest/{run.pk}",
         },
         status=status.HTTP_202_ACCEPTED,
     )
@@ -498,3 +499,29 @@ class IngestUploadApi(TenantApiView):
             asset_type=data.get("asset_type"),
             coverage=data.get("coverage"),
         )
+
+
+class IngestStatusApi(TenantApiView):
+    """A team's view of an ingest: where an upload answered 202, its outcome."""
+
+    required_module = "scans"
+
+    @extend_schema(
+        operation_id="ingest_status",
+        tags=["ingest"],
+        summary="State and counts of a team's ingest (201 done, 202 still running, 400 failed)",
+        responses={
+            201: IngestResultSerializer,
+            202: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="The ingest failed; the error says why."),
+        },
+        examples=[
+            OpenApiExample("Done", response_only=True, value=RESULT_EXAMPLE, status_codes=["201"])
+        ],
+    )
+    def get(self, request: Request, ingest_id: str) -> Response:
+        try:
+            run = IngestRun.objects.for_tenant(request.tenant).get(pk=ingest_id)
+        except (IngestRun.DoesNotExist, ValidationError, ValueError) as exc:
+            raise ApiError(404, "NOT_FOUND", "No such ingest.") from exc
+        return run_reply(run)

@@ -330,6 +330,26 @@ class ManualUpload(TestCase):
         session = ScanSession.objects.get(pk=response.json()["scan_id"])
         self.assertEqual((session.trigger, session.created_by), ("upload", self.member))
 
+    @override_settings(INGEST_ASYNC_THRESHOLD_BYTES=1024)
+    def test_a_large_upload_is_followed_on_the_management_api(self):
+        client = APIClient()
+        client.force_login(self.member)
+        report = json.dumps(flat_report(*["medium"] * 30)).encode()
+        upload = {"file": SimpleUploadedFile("big.json", report), "format": "flat"}
+        with self.captureOnCommitCallbacks(execute=False) as jobs:
+            response = client.post("/api/v1/ingest/upload", upload, format="multipart")
+        self.assertEqual(response.status_code, 202, response.content)
+        status_url = response.json()["status_url"]
+        self.assertEqual(status_url, f"/api/v1/ingest/{response.json()['ingest_id']}")
+        self.assertEqual(client.get(status_url).status_code, 202)  # still queued
+        for job in jobs:
+            job()
+        viewer = APIClient()
+        viewer.force_login(self.viewer)
+        done = viewer.get(status_url)
+        self.assertEqual(done.status_code, 201, done.content)
+        self.assertEqual(done.json()["findings_created"], 30)
+
     def test_a_viewer_may_not_upload(self):
         self.assertEqual(self.upload(self.viewer).status_code, 403)
 

@@ -93,6 +93,7 @@ USER_API: dict[str, dict[str, Role]] = {
     "api/v1/agents/<str:agent_id>/keys": {"GET": VIEWER, "POST": ADMIN},
     "api/v1/agents/<str:agent_id>/keys/<str:key_id>": {"DELETE": ADMIN},
     "api/v1/ingest/upload": {"POST": MEMBER},
+    "api/v1/ingest/<str:ingest_id>": {"GET": VIEWER},
     "api/v1/scans": {"GET": VIEWER, "POST": MEMBER},
     "api/v1/scans/stats": {"GET": VIEWER},
     "api/v1/scans/schedule-preview": {"POST": VIEWER},
