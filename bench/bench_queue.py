@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.common import bench_database
+from tests.ops.topology import sigterm_raises
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "rediverio_bench"
@@ -583,25 +584,8 @@ def _dead_tuples_and_hot_updates() -> dict:
         }
 
 
-@contextlib.contextmanager
-def _sigterm_runs_cleanup() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit so `finally` blocks stop gunicorn."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def exit_(signum, frame):
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, exit_)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run() -> dict:
-    with _sigterm_runs_cleanup():
+    with sigterm_raises():
         database_url, own_database = _database_url()
         env = _server_env(database_url)
         _setup_django(env)

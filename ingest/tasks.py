@@ -110,11 +110,8 @@ def process_ingest_run(run_id: str) -> str:
     alive; a processing run that nobody holds had its worker die (see the sweep). A
     second job for the same run (the sweep's, or a duplicate) finds it taken or done."""
     with transaction.atomic():
-        run = (
-            IngestRun.objects.select_for_update(skip_locked=True)
-            .filter(pk=run_id, status=IngestStatus.QUEUED)
-            .first()
-        )
+        # The report itself is read once, below, not to mark the run taken.
+        run = _locked_run(run_id, IngestStatus.QUEUED).defer("payload").first()
         if run is None:
             return "gone"  # done or being done by another job, or not queued
         run.status = IngestStatus.PROCESSING
@@ -122,11 +119,7 @@ def process_ingest_run(run_id: str) -> str:
     with transaction.atomic():
         # skip_locked: in the instant between the two transactions the sweep may have
         # taken the run back (and queued a job of its own); that job will store it.
-        run = (
-            IngestRun.objects.select_for_update(skip_locked=True)
-            .filter(pk=run_id, status=IngestStatus.PROCESSING)
-            .first()
-        )
+        run = _locked_run(run_id, IngestStatus.PROCESSING).first()
         if run is None:
             return "gone"
         raw = zlib.decompress(bytes(run.payload))
@@ -139,6 +132,11 @@ def process_ingest_run(run_id: str) -> str:
             run.payload = None
             run.save()
     return run.status
+
+
+def _locked_run(run_id: str, status: str):
+    """The run, if it is in `status` and no other job holds it (locked until commit)."""
+    return IngestRun.objects.select_for_update(skip_locked=True).filter(pk=run_id, status=status)
 
 
 # A report that kills its worker this many times (out of memory, django-q2's timeout)
