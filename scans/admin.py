@@ -47,6 +47,7 @@ class ScanAdmin(TenantScopedAdmin):
         "total_runs",
         "successful_runs",
         "failed_runs",
+        "canceled_runs",
         "created_by",
         "created_at",
         "updated_at",

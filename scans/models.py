@@ -125,9 +125,11 @@ class Scan(TenantOwned):
     )
     status = models.CharField(max_length=16, choices=ScanStatus.choices, default="active")
 
+    # Run accounting (scans/runs.py): total = successful + failed + canceled + active.
     total_runs = models.PositiveIntegerField(default=0)
     successful_runs = models.PositiveIntegerField(default=0)
     failed_runs = models.PositiveIntegerField(default=0)
+    canceled_runs = models.PositiveIntegerField(default=0)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -153,6 +155,16 @@ class Scan(TenantOwned):
                 condition=models.Q(priority__in=CommandPriority.values),
                 name="scans_priority_valid",
             ),
+            # A run is counted once when it starts and closed once: never more runs
+            # closed than started (the rest are active).
+            models.CheckConstraint(
+                condition=models.Q(
+                    total_runs__gte=models.F("successful_runs")
+                    + models.F("failed_runs")
+                    + models.F("canceled_runs")
+                ),
+                name="scans_runs_add_up",
+            ),
         ]
         indexes = [
             # The per-minute tick: active scans whose next run is due.
@@ -175,6 +187,27 @@ class Scan(TenantOwned):
             cron=self.schedule_cron,
             timezone=self.schedule_timezone,
         )
+
+    @property
+    def active_runs(self) -> int:
+        """Runs started and not yet decided (scans/runs.py keeps the counters adding up)."""
+        return self.total_runs - self.successful_runs - self.failed_runs - self.canceled_runs
+
+    @property
+    def run_tally(self) -> str:
+        """The runs at a glance, e.g. "12 runs: 10 passed · 1 failed · 1 running"."""
+        parts = [
+            f"{count} {word}"
+            for count, word in (
+                (self.successful_runs, "passed"),
+                (self.failed_runs, "failed"),
+                (self.canceled_runs, "canceled"),
+                (self.active_runs, "running"),
+            )
+            if count
+        ]
+        runs = f"{self.total_runs} run{'' if self.total_runs == 1 else 's'}"
+        return f"{runs}: {' · '.join(parts)}" if parts else runs
 
     @property
     def stages(self) -> list[dict]:
@@ -233,6 +266,14 @@ class ScanSession(TenantOwned):
     trigger = models.CharField(max_length=16, choices=TriggerType.choices, default="manual")
     stage = models.PositiveSmallIntegerField(
         default=0, help_text="Workflow stage (0 for single-scanner scans)."
+    )
+    retry_of = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="retried_by",
+        help_text="The earlier attempt this session retries, in the same run.",
     )
     scheduled_for = models.DateTimeField(
         null=True, blank=True, help_text="The schedule slot this run fills."

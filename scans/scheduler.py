@@ -22,6 +22,7 @@ from django.utils import timezone
 from rediverio.lib.ids import uuid7
 from rediverio.metrics import SCANS_SCHEDULED
 from scans.models import Scan, TriggerType
+from scans.runs import run_count_started
 from scans.services import scans_with_room, session_follow_command
 from scans.workflows import start_stage
 
@@ -70,38 +71,40 @@ def _tick_batch(now: datetime, result: TickResult) -> bool:
         slots[scan.pk] = slot
         triggers[scan.pk] = TriggerType.CATCH_UP if missed else TriggerType.SCHEDULED
         scan.next_run_at = schedule.next_after(now)
-        scan.last_run_at = now
-        scan.total_runs += 1
-    Scan.objects.bulk_update(due, ["next_run_at", "last_run_at", "total_runs"])
+    Scan.objects.bulk_update(due, ["next_run_at"])
     allowed = {s.pk for s in scans_with_room(due)}
     result.skipped += len(due) - len(allowed)
     for trigger in (TriggerType.SCHEDULED, TriggerType.CATCH_UP):
         batch = [(s, uuid7()) for s in due if s.pk in allowed and triggers[s.pk] == trigger]
         if batch:
-            result.started += _start(batch, trigger=trigger, slots=slots, now=now)
+            started = _start(batch, trigger=trigger, slots=slots, now=now)
+            # Only runs that started a session count (scans/runs.py): not a slot that
+            # already ran, not a scan without targets or tools to run.
+            run_count_started(started, now=now)
+            result.started += len(started)
             if trigger == TriggerType.CATCH_UP:
-                result.caught_up += len(batch)
+                result.caught_up += len(started)
     return len(due) == BATCH
 
 
-def _start(batch, *, trigger: str, slots: dict, now: datetime) -> int:
+def _start(batch, *, trigger: str, slots: dict, now: datetime) -> list:
+    """Start the batch's runs; returns the ids of the scans whose run started sessions."""
     try:
         with transaction.atomic():
-            start_stage(batch, stage=0, trigger=trigger, now=now, slots=slots)
-        transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc(len(batch)))
-        return len(batch)
+            runs = start_stage(batch, stage=0, trigger=trigger, now=now, slots=slots)
     except IntegrityError:
         # Another tick already filled some of these slots: start the others one by one.
-        started = 0
+        runs = []
         for item in batch:
             try:
                 with transaction.atomic():
-                    start_stage([item], stage=0, trigger=trigger, now=now, slots=slots)
-                transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc())
-                started += 1
+                    runs += start_stage([item], stage=0, trigger=trigger, now=now, slots=slots)
             except IntegrityError:
                 continue
-        return started
+    started = [run.scan.pk for run in runs if run.sessions]
+    if started:
+        transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc(len(started)))
+    return started
 
 
 def reconcile_sessions(*, now: datetime | None = None, limit: int = 1000) -> int:

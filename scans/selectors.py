@@ -148,11 +148,12 @@ def run_stats(*, tenant: Tenant) -> dict[str, int]:
 
 
 def run_list(*, tenant: Tenant, limit: int = RUN_LIST_LIMIT) -> list[RunRow]:
-    """The newest sessions with their scan: one query."""
+    """The newest sessions with their scan (and the attempt that retried them, if any):
+    one query."""
     now = timezone.now()
     sessions = (
         ScanSession.objects.for_tenant(tenant)
-        .select_related("scan")
+        .select_related("scan", "retried_by")
         .order_by("-created_at", "-id")[:limit]
     )
     return [RunRow(session=s, duration=session_duration(s, now)) for s in sessions]
@@ -167,7 +168,7 @@ def run_detail(*, tenant: Tenant, session_id) -> RunDetail | None:
     events (the command log). Three queries."""
     session = (
         ScanSession.objects.for_tenant(tenant)
-        .select_related("scan", "agent", "created_by")
+        .select_related("scan", "agent", "created_by", "retried_by")
         .filter(pk=session_id)
         .first()
     )

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count
 from django.utils import timezone
 
 from agents.models import Command, CommandStatus, CommandType
-from agents.queue import command_cancel, command_enqueue
+from agents.queue import command_cancel
 from rediverio.audit import audit_record, changes_between
 from rediverio.lib.ids import uuid7
 from rediverio.metrics import SCAN_EXECUTION_DURATION, SCANS_SCHEDULED
@@ -27,8 +27,9 @@ from scans.models import (
 )
 from scans.profiles import SYSTEM_PROFILES
 from scans.quality_gate import QualityGate, evaluate
+from scans.runs import run_count_started, run_is_active, run_reopen
 from scans.schedules import ScheduleError
-from scans.workflows import WAITING_NOTE, advance, start_stage, tool_config
+from scans.workflows import WAITING_NOTE, advance, start_stage
 
 
 @transaction.atomic
@@ -98,7 +99,8 @@ def session_record_ingest(
     finished_at=None,
 ) -> ScanSession:
     """Add an ingest's counts to its session. A standalone session (no scan definition,
-    created for this report) is complete once its report is stored."""
+    created for this report) is complete once its report is stored: 100 %, with the
+    times the report gives when they are plausible, and created ≤ started ≤ completed."""
     session.scanner_name = session.scanner_name or tool_name[:100]
     session.scanner_version = tool_version[:100] or session.scanner_version
     if asset is not None and session.asset_id is None:
@@ -115,10 +117,21 @@ def session_record_ingest(
     if session.scan_id is None and session.status not in FINAL_SESSION_STATUSES:
         now = timezone.now()
         session.status = SessionStatus.COMPLETED
-        session.started_at = started_at or session.started_at or now
-        session.completed_at = (
-            finished_at if finished_at and finished_at >= session.started_at else now
-        )
+        session.progress = 100
+        # The report says when its scan ran. A time after now (a runner's clock ahead of
+        # ours) is not believed: the run would end before it began, or in the future.
+        if started_at is not None and started_at <= now:
+            session.started_at = started_at.astimezone(now.tzinfo)  # UTC
+        else:
+            session.started_at = min(session.started_at or now, session.created_at or now)
+        if finished_at is not None and session.started_at <= finished_at <= now:
+            session.completed_at = finished_at.astimezone(now.tzinfo)
+        else:
+            session.completed_at = now
+        # The row is created when the report arrives, after the scan it records began:
+        # the run was created when it started, so its timeline and the runs list (newest
+        # created first) read in the order things happened.
+        session.created_at = min(session.created_at or now, session.started_at)
         session.duration_ms = int(
             (session.completed_at - session.started_at).total_seconds() * 1000
         )
@@ -247,6 +260,7 @@ def scan_clone(*, scan: Scan, name: str | None = None, by=None) -> Scan:
             "total_runs",
             "successful_runs",
             "failed_runs",
+            "canceled_runs",
         )
     }
     clone = _scan_insert(
@@ -313,8 +327,8 @@ def scan_trigger(*, scan: Scan, by=None, trigger: str = TriggerType.MANUAL, now=
         )
     (run,) = start_stage([(scan, uuid7())], stage=0, trigger=trigger, now=now, by=by)
     if not run.sessions:
-        raise ScanInvalid("targets", "the scan has no target assets")
-    Scan.objects.filter(pk=scan.pk).update(last_run_at=now, total_runs=F("total_runs") + 1)
+        raise ScanInvalid(*(run.idle_because or ("targets", "the scan has no target assets")))
+    run_count_started([scan.pk], now=now)
     transaction.on_commit(lambda: SCANS_SCHEDULED.labels(trigger).inc())
     audit_record(
         tenant=scan.tenant,
@@ -383,15 +397,19 @@ def _quality_gate(session: ScanSession) -> dict | None:
 def session_cancel(
     *, session: ScanSession, reason: str = "stopped by a user", by=None
 ) -> ScanSession:
-    """Stop a run's session: its command is canceled (its agent is told to stop)."""
+    """Stop a run's session: its command is canceled (its agent is told to stop), and the
+    run ends, canceled, once its other sessions have finished."""
     for command in Command.objects.for_tenant(session.tenant).filter(scan_session=session):
         command_cancel(command=command, reason=reason)
     session = ScanSession.objects.select_for_update().get(pk=session.pk)
     if not session.is_finished:
+        now = timezone.now()
         session.status = SessionStatus.CANCELED
-        session.completed_at = timezone.now()
+        session.started_at = session.started_at or now
+        session.completed_at = now
         session.error_message = reason
         session.save()
+        advance(session, now=now)
         audit_record(
             tenant=session.tenant,
             by=by,
@@ -403,54 +421,51 @@ def session_cancel(
 
 
 @transaction.atomic
-def session_retry(*, session: ScanSession, by=None):
-    """Run a finished session's tool on its target again, as a new run."""
-    if not session.is_finished or session.scan_id is None:
+def session_retry(*, session: ScanSession, by=None) -> ScanSession:
+    """Run a finished session's tool on its target again: a new attempt in the same run
+    and stage (scans/runs.py). A finished run becomes active again, so the profile's
+    concurrency limit applies; the run's other stages do not run again."""
+    if session.scan_id is None:
         raise ScanInvalid("status", "only a finished session of a scan can be retried")
-    scan = Scan.objects.select_related("profile").get(pk=session.scan_id)
-    run_id = uuid7()
-    config, timeout = tool_config(scan, session.scanner_name)
-    retried = ScanSession.objects.create(
-        tenant=session.tenant,
-        scan=scan,
-        run_id=run_id,
-        trigger=TriggerType.RETRY,
+    # The scan's row orders this with the run's sessions finishing (see `advance`).
+    scan = (
+        Scan.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("profile")
+        .get(pk=session.scan_id)
+    )
+    run = list(ScanSession.objects.for_tenant(session.tenant).filter(run_id=session.run_id))
+    session = next(s for s in run if s.pk == session.pk)  # as it is now, not as it was read
+    if not session.is_finished:
+        raise ScanInvalid("status", "only a finished session of a scan can be retried")
+    if any(s.retry_of_id == session.pk for s in run):
+        raise ScanInvalid("status", "this attempt was retried already; retry its latest attempt")
+    if not run_is_active(run):
+        if not scans_with_room([scan]):
+            raise ConcurrencyLimitReached(
+                f"Profile {scan.profile.name} already runs {scan.profile.max_concurrent_scans} "
+                "scan(s) at once; wait for one to finish."
+            )
+        run_reopen(scan, run)
+    now = timezone.now()
+    (started,) = start_stage(
+        [(scan, session.run_id)],
         stage=session.stage,
-        scanner_name=session.scanner_name,
-        scanner_type=session.scanner_type,
-        asset=session.asset,
-        asset_type=session.asset_type,
-        asset_value=session.asset_value,
-        created_by=by,
+        trigger=TriggerType.RETRY,
+        now=now,
+        by=by,
+        retry_of=session,
     )
-    command_enqueue(
-        tenant=session.tenant,
-        type=CommandType.SCAN,
-        priority=scan.priority,
-        payload={
-            "scanner": session.scanner_name,
-            "target": session.asset_value,
-            "target_type": session.asset_type,
-            "config": config,
-            "timeout_seconds": timeout,
-            "report_progress": True,
-            "custom_templates": [],
-            "scan_id": str(retried.pk),
-            "scan_definition_id": str(scan.pk),
-            "run_id": str(run_id),
-            "stage": session.stage,
-        },
-        required_tools=[session.scanner_name],
-        tags=scan.tags,
-        run_on_tenant_runner=scan.run_on_tenant_runner,
-        scan=scan,
-        scan_session=retried,
-    )
+    if not started.sessions:
+        raise ScanInvalid(
+            "targets",
+            f"{session.scanner_name} on {session.asset_value} is no longer part of the scan",
+        )
+    (retried,) = started.sessions
     audit_record(
         tenant=session.tenant,
         by=by,
         action=AuditAction.RUN_RETRIED,
         target=session,
-        details={"run_id": session.run_id, "new_run_id": run_id},
+        details={"run_id": session.run_id, "attempt": str(retried.pk)},
     )
     return retried

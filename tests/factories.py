@@ -13,6 +13,7 @@ from findings.models import Asset, AssetDependency, Component, Finding, FindingS
 from ingest.models import IngestChunk, IngestRun
 from rediverio.models import ApiToken, AuditAction, AuditEvent, Membership, Tenant
 from scans.models import Scan, ScanDraft, ScanProfile, ScanSession
+from scans.runs import run_counts_of
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -182,6 +183,21 @@ class ScanSessionFactory(factory.django.DjangoModelFactory):
     scan = factory.SubFactory(ScanFactory, tenant=factory.SelfAttribute("..tenant"))
     scanner_name = "semgrep"
     asset_value = "github.com/org/repo"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """A session as history: its scan's run counters say what its sessions did, as
+        the services keep them (scans/runs.py)."""
+        session = super()._create(model_class, *args, **kwargs)
+        if session.scan_id is not None:
+            counts = run_counts_of(session.scan)
+            Scan.objects.filter(pk=session.scan_id).update(
+                total_runs=counts.total_runs,
+                successful_runs=counts.successful_runs,
+                failed_runs=counts.failed_runs,
+                canceled_runs=counts.canceled_runs,
+            )
+        return session
 
 
 class ScanDraftFactory(factory.django.DjangoModelFactory):

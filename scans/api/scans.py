@@ -193,6 +193,7 @@ class ScanSerializer(serializers.ModelSerializer):
             "total_runs",
             "successful_runs",
             "failed_runs",
+            "canceled_runs",
             "created_at",
             "updated_at",
         ]
@@ -203,6 +204,7 @@ class ScanSerializer(serializers.ModelSerializer):
             "total_runs",
             "successful_runs",
             "failed_runs",
+            "canceled_runs",
             "created_at",
             "updated_at",
         ]
@@ -628,7 +630,10 @@ class ScanSessionRetryApi(ScansApiView):
         request=None,
         responses={
             201: ScanSessionSerializer,
-            409: error_reply("The session is not finished (NOT_FINISHED)."),
+            409: error_reply(
+                "The session is not finished or was retried already (NOT_FINISHED), or its "
+                "profile runs as many scans as it may (CONCURRENCY_LIMIT)."
+            ),
         },
     )
     def post(self, request: Request, session_id) -> Response:
@@ -636,4 +641,6 @@ class ScanSessionRetryApi(ScansApiView):
             retried = session_retry(session=_session(request, session_id), by=request.user)
         except ScanInvalid as exc:
             raise ApiError(409, "NOT_FINISHED", str(exc)) from exc
+        except ConcurrencyLimitReached as exc:
+            raise ApiError(409, "CONCURRENCY_LIMIT", str(exc)) from exc
         return Response(ScanSessionSerializer(retried).data, status=status.HTTP_201_CREATED)

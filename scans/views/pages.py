@@ -221,6 +221,9 @@ def run_retry_view(request: AppRequest, session_id) -> HttpResponse:
     except ScanInvalid as exc:
         messages.error(request, f"Not retried: {exc.message}.")
         return _after_run_action(request, sheet_of=session)
+    except ConcurrencyLimitReached as exc:
+        messages.error(request, f"Not retried: {exc}")
+        return _after_run_action(request, sheet_of=session)
     messages.success(request, f"{retried.scanner_name} on {retried.asset_value} queued again.")
     return _after_run_action(request, sheet_of=retried)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.models import Command
 from scans.models import Scan, ScanSession
-from scans.services import scan_trigger
+from scans.services import scan_trigger, session_follow_command
 from tests.factories import (
     AgentFactory,
     AssetFactory,
@@ -403,13 +403,27 @@ class RunSheet(ScansPageTestCase):
         self.assertEqual(self.session.status, "canceled")
 
     def test_retrying_from_the_sheet_opens_the_new_runs_sheet(self):
-        ScanSession.objects.filter(pk=self.session.pk).update(status="failed")
+        Command.objects.filter(pk=self.command.pk).update(status="dead")
+        session_follow_command(command=Command.objects.get(pk=self.command.pk))  # it failed
         self.client.force_login(self.member)
         response = self.client.post(
             reverse("scans:run_retry", args=[self.session.pk]), {"from": "sheet"}
         )
         retried = ScanSession.objects.get(trigger="retry")
         self.assertRedirects(response, reverse("scans:run", args=[retried.pk]))
+
+    def test_a_retried_attempt_links_to_its_retry_and_offers_no_second_retry(self):
+        Command.objects.filter(pk=self.command.pk).update(status="dead")
+        session_follow_command(command=Command.objects.get(pk=self.command.pk))
+        self.client.force_login(self.member)
+        self.client.post(reverse("scans:run_retry", args=[self.session.pk]))
+        retried = ScanSession.objects.get(retry_of=self.session)
+        old = self.client.get(self.url(), {"tab": "details"})
+        self.assertContains(old, reverse("scans:run", args=[retried.pk]))
+        self.assertNotContains(old, reverse("scans:run_retry", args=[self.session.pk]))
+        new = self.client.get(reverse("scans:run", args=[retried.pk]), {"tab": "details"})
+        self.assertContains(new, "a retry of")
+        self.assertEqual(retried.run_id, self.session.run_id)
 
     def test_another_team_cannot_open_it(self):
         self.client.force_login(self.outsider)

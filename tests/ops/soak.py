@@ -575,10 +575,14 @@ class SoakRun:
         runs_uncounted = {
             str(scan_id): (runs, counted)
             for scan_id, runs, counted in sql(
-                "SELECT s.id, count(DISTINCT ss.run_id), s.successful_runs + s.failed_runs "
+                # Every run is over here, so none is active (scans/runs.py): each run
+                # started is counted once and closed once.
+                "SELECT s.id, count(DISTINCT ss.run_id), "
+                "s.successful_runs + s.failed_runs + s.canceled_runs "
                 "FROM scans s JOIN scan_sessions ss ON ss.scan_id = s.id "
                 "WHERE s.tenant_id = %s GROUP BY s.id HAVING "
-                "count(DISTINCT ss.run_id) <> s.successful_runs + s.failed_runs",
+                "count(DISTINCT ss.run_id) <> s.total_runs OR count(DISTINCT ss.run_id) <> "
+                "s.successful_runs + s.failed_runs + s.canceled_runs",
                 (tenant,),
             )
         }
