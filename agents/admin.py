@@ -43,6 +43,8 @@ class AgentAdmin(TenantScopedAdmin):
         "cpu_percent",
         "memory_percent",
         "active_jobs",
+        "reported_tools",
+        "reported_capabilities",
         "last_seen_at",
         "status_message",
         "created_by",

@@ -62,6 +62,7 @@ class Agent(TenantOwned):
     health = models.CharField(
         max_length=16, choices=AgentHealth.choices, default=AgentHealth.UNKNOWN
     )
+    # Configured by an operator (API, dashboard, createagent); heartbeats never change them.
     capabilities = models.JSONField(default=list, blank=True, help_text="e.g. sast, sca.")
     tools = models.JSONField(default=list, blank=True, help_text="e.g. semgrep, trivy.")
     labels = models.JSONField(default=dict, blank=True, help_text='e.g. {"region": "eu"}.')
@@ -74,6 +75,15 @@ class Agent(TenantOwned):
     cpu_percent = models.FloatField(null=True, blank=True)
     memory_percent = models.FloatField(null=True, blank=True)
     active_jobs = models.PositiveIntegerField(default=0)
+    # What the agent found on its machine, as its last heartbeat said (replaced whole by
+    # each heartbeat that names them). Selection uses configured ∪ reported: see
+    # `effective_tools`.
+    reported_tools = models.JSONField(
+        default=list, blank=True, help_text="Found on its machine, per its last heartbeat."
+    )
+    reported_capabilities = models.JSONField(
+        default=list, blank=True, help_text="Given by the tools it found, per its last heartbeat."
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True)
     status_message = models.CharField(max_length=500, blank=True)
 
@@ -104,6 +114,23 @@ class Agent(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def effective_tools(self) -> list[str]:
+        """The tools work may ask of this agent: what an operator configured plus what
+        the agent reports having. A report adds, it never takes away a configured tool."""
+        return sorted({*self.tools, *self.reported_tools})
+
+    @property
+    def effective_capabilities(self) -> list[str]:
+        """Configured plus reported capabilities (same merge rule as the tools)."""
+        return sorted({*self.capabilities, *self.reported_capabilities})
+
+    @property
+    def takes_work(self) -> bool:
+        """Whether the agent may be handed scan or collect work at all: administratively
+        active and online. Control commands (cancel…) reach it whatever its health."""
+        return self.status == AgentStatus.ACTIVE and self.health == AgentHealth.ONLINE
 
     # An authenticated agent is DRF's `request.user` on the agent API.
     is_authenticated = True

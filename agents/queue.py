@@ -229,10 +229,19 @@ def lease_commands(*, agent: Agent, limit: int = 10, now: datetime | None = None
         seen = (
             Agent.objects.select_for_update()
             .filter(pk=agent.pk)
-            .values_list("last_seen_at", "health")
+            .values_list("last_seen_at", "health", "status")
             .first()
         )
-        if seen is not None and _liveness_is_stale(*seen, now=now):
+        if seen is None:
+            return []  # deleted since it authenticated
+        last_seen_at, health, agent.status = seen
+        # Work goes by the health as it stands after this poll, read under the lock: a
+        # poll revives an agent that was offline (or unknown) for its silence, but not
+        # one that reported an error, nor a disabled one (selection rule 3).
+        agent.health = (
+            AgentHealth.ONLINE if health in (AgentHealth.UNKNOWN, AgentHealth.OFFLINE) else health
+        )
+        if _liveness_is_stale(last_seen_at, health, now=now):
             Agent.objects.filter(pk=agent.pk).update(
                 last_seen_at=now,
                 health=Case(

@@ -1,8 +1,12 @@
 """Which agent may run which command: the seed's six-step rule (section 5).
 
-1. capabilities  — the agent has every capability the work requires;
-2. tools         — the agent advertises every tool the work requires;
-3. health        — the agent is online (heart-beating) and administratively active;
+1. capabilities  — the agent has every capability the work requires (a scan requires the
+                   capability of its tool: findings/rules/capabilities.py);
+2. tools         — the agent has every tool the work requires;
+3. health        — work (scan, collect) goes only to an agent that is administratively
+                   active and online: never to one in `error` (it said so in its
+                   heartbeat) or `offline`. Control commands (cancel, health check,
+                   config update) reach an agent whatever its health;
 4. capacity      — the agent has a free job slot;
 5. tags          — every routing tag of the work matches one of the agent's labels:
                    "key=value" needs that label value, a bare "key" needs the label;
@@ -11,6 +15,10 @@
 
 Besides, work aimed at one agent (`target_agent`) goes to that agent only, collect work
 goes to collectors, and scan work to workers (or runners, rule 6).
+
+An agent's tools and capabilities are its effective ones: what an operator configured
+plus what its heartbeats report (`Agent.effective_tools`); a heartbeat never removes a
+configured one.
 
 The rule exists twice, in one file, and a test proves the two agree on every case:
 `ineligibility_reasons` in Python (routing at trigger time, "why not" in the UI and the
@@ -26,6 +34,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from agents.models import Agent, AgentHealth, AgentStatus, AgentType, Command, CommandType
+from findings.rules.capabilities import required_capabilities
 
 WORK_TYPES = (CommandType.SCAN, CommandType.COLLECT)
 CONTROL_TYPES = (CommandType.HEALTH_CHECK, CommandType.CONFIG_UPDATE, CommandType.CANCEL)
@@ -41,6 +50,21 @@ class Requirements:
     tags: tuple[str, ...] = ()
     target_agent_id: object | None = None
     run_on_tenant_runner: bool = False
+
+    @classmethod
+    def for_scan(
+        cls, *, tool: str, tags: Iterable[str] = (), run_on_tenant_runner: bool = False
+    ) -> Requirements:
+        """What a scan command running `tool` asks: the tool, the capability the tool
+        needs, the scan's routing tags and runner flag. The one place this is decided:
+        the commands a scan queues carry it, and "why not" answers are given against it."""
+        return cls(
+            command_type=CommandType.SCAN,
+            capabilities=required_capabilities(tool),
+            tools=(tool,),
+            tags=tuple(tags),
+            run_on_tenant_runner=run_on_tenant_runner,
+        )
 
     @classmethod
     def of(cls, command: Command) -> Requirements:
@@ -90,28 +114,37 @@ def _missing(needed: Iterable[str], offered: Iterable[str]) -> list[str]:
     return sorted({item for item in needed if item not in offered})
 
 
+def _health_reason(agent: Agent) -> str:
+    if agent.status != AgentStatus.ACTIVE:
+        return f"agent is {agent.status}"
+    if agent.health == AgentHealth.ERROR:
+        said = f": {agent.status_message}" if agent.status_message else ""
+        return f"agent reported an error{said}"[:300]
+    return f"agent is {agent.health}, not online"
+
+
 def ineligibility_reasons(
     agent: Agent, needs: Requirements, *, running_jobs: int | None = None
 ) -> list[str]:
     """Why `agent` may not take work with these needs; empty when it may.
 
-    `running_jobs` is the agent's current work count; leave it None to skip the health
-    and capacity steps (the poll: an agent that polls is alive, and the poll itself
-    caps what it hands out at the free slots).
+    `running_jobs` is the agent's current work count; leave it None to skip the capacity
+    step (the poll caps what it hands out at the free slots itself). The health step
+    always counts for work; at the poll, the caller first records the poll as a sign of
+    life, so an agent whose health was `offline` or `unknown` only for its silence is
+    online again, and one that reported an error stays in error.
     """
     reasons = []
     if needs.target_agent_id is not None and needs.target_agent_id != agent.pk:
         reasons.append("the work is aimed at another agent")
-    if missing := _missing(needs.capabilities, agent.capabilities):
+    if missing := _missing(needs.capabilities, agent.effective_capabilities):
         reasons.append(f"missing capabilities: {', '.join(missing)}")
-    if missing := _missing(needs.tools, agent.tools):
+    if missing := _missing(needs.tools, agent.effective_tools):
         reasons.append(f"missing tools: {', '.join(missing)}")
-    if running_jobs is not None:
-        if agent.status != AgentStatus.ACTIVE:
-            reasons.append(f"agent is {agent.status}")
-        elif agent.health != AgentHealth.ONLINE:
-            reasons.append(f"agent is {agent.health}, not online")
-        if needs.command_type in WORK_TYPES and running_jobs >= agent.max_concurrent_jobs:
+    if needs.command_type in WORK_TYPES:
+        if not agent.takes_work:
+            reasons.append(_health_reason(agent))
+        if running_jobs is not None and running_jobs >= agent.max_concurrent_jobs:
             reasons.append(f"no free job slot ({running_jobs}/{agent.max_concurrent_jobs} busy)")
     if missing := _missing(needs.tags, label_terms(agent.labels)):
         reasons.append(f"labels do not match tags: {', '.join(missing)}")
@@ -126,17 +159,18 @@ def ineligibility_reasons(
 
 
 def commands_for_agent(agent: Agent) -> Q:
-    """The same rule as `ineligibility_reasons` (without health and capacity), as a
-    filter on commands."""
+    """The same rule as `ineligibility_reasons` (without capacity), as a filter on
+    commands. The agent's health and status are known before the query: an agent that
+    takes no work is offered control commands only."""
     by_type = Q(type__in=CONTROL_TYPES)
     for flag in (False, True):
         work = _types_taken_by(agent.type, flag) - set(CONTROL_TYPES)
-        if work:
+        if work and agent.takes_work:
             by_type |= Q(type__in=sorted(work), run_on_tenant_runner=flag)
     return (
         (Q(target_agent__isnull=True) | Q(target_agent=agent))
-        & Q(required_capabilities__subset_of=list(agent.capabilities))
-        & Q(required_tools__subset_of=list(agent.tools))
+        & Q(required_capabilities__subset_of=agent.effective_capabilities)
+        & Q(required_tools__subset_of=agent.effective_tools)
         & Q(tags__subset_of=label_terms(agent.labels))
         & by_type
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db.models import Count
 from django.utils import timezone
 
@@ -37,8 +40,43 @@ def agent_eligibility(*, agent: Agent, scan) -> list[tuple[str, list[str]]]:
     verdicts = []
     for stage in scan.stages:
         for tool in stage["tools"]:
-            needs = Requirements(
-                tools=(tool,), tags=tuple(scan.tags), run_on_tenant_runner=scan.run_on_tenant_runner
+            needs = Requirements.for_scan(
+                tool=tool, tags=scan.tags, run_on_tenant_runner=scan.run_on_tenant_runner
             )
             verdicts.append((tool, ineligibility_reasons(agent, needs, running_jobs=running)))
     return verdicts
+
+
+@dataclass(frozen=True)
+class ToolCoverage:
+    """Whether a team has an agent for a tool: one active agent with the capability the
+    tool needs and the tool itself (configured or reported), health aside."""
+
+    tool: str
+    capabilities: tuple[str, ...]
+    with_capabilities: int
+    able: int
+
+    @property
+    def problem(self) -> str:
+        if self.capabilities and not self.with_capabilities:
+            return f"no agent of this team has the {', '.join(self.capabilities)} capability"
+        if not self.able:
+            return f"no agent of this team has {self.tool}"
+        return ""
+
+
+def tool_coverage(*, tenant: Tenant, tools: Iterable[str]) -> list[ToolCoverage]:
+    """For each tool, how many of the team's active agents could run it. One query."""
+    agents = list(
+        Agent.objects.for_tenant(tenant)
+        .active()
+        .only("capabilities", "reported_capabilities", "tools", "reported_tools")
+    )
+    coverage = []
+    for tool in dict.fromkeys(tools):
+        needs = Requirements.for_scan(tool=tool)
+        capable = [a for a in agents if set(needs.capabilities) <= set(a.effective_capabilities)]
+        able = [a for a in capable if set(needs.tools) <= set(a.effective_tools)]
+        coverage.append(ToolCoverage(tool, needs.capabilities, len(capable), len(able)))
+    return coverage

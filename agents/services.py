@@ -115,6 +115,16 @@ HEALTH_BY_REPORTED_STATUS = {
 def agent_heartbeat(*, agent: Agent, report: dict[str, Any], now: datetime | None = None) -> Agent:
     """Record a heartbeat: the agent is alive, with these metrics and tools.
 
+    Merge rule: a heartbeat says what the agent found on its machine. It goes into
+    `reported_tools` (`tools` or `scanners`, plus `collectors`) and
+    `reported_capabilities`, each replaced whole when the heartbeat names it and kept
+    when it does not. It never writes the `tools` and `capabilities` an operator
+    configured, so an empty `scanners: []` takes nothing away from what the agent was
+    configured for; selection uses the union of both (`Agent.effective_tools`,
+    `Agent.effective_capabilities`). Capabilities are taken as reported, not derived
+    from the tools here: the agent program advertises those its tools give, and an
+    agent that advertises none has those an operator gave it.
+
     One UPDATE, no read: heartbeats are the most frequent write in the system.
     """
     now = now or timezone.now()
@@ -130,9 +140,9 @@ def agent_heartbeat(*, agent: Agent, report: dict[str, Any], now: datetime | Non
         fields["status_message"] = report["message"][:500]
     tools = report.get("tools", report.get("scanners"))
     if tools is not None:
-        fields["tools"] = sorted({*tools, *report.get("collectors", [])})
+        fields["reported_tools"] = sorted({*tools, *report.get("collectors", [])})
     if "capabilities" in report:
-        fields["capabilities"] = sorted(set(report["capabilities"]))
+        fields["reported_capabilities"] = sorted(set(report["capabilities"]))
     Agent.objects.filter(pk=agent.pk).update(**fields)
     for name, value in fields.items():
         setattr(agent, name, value)

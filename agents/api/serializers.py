@@ -97,8 +97,22 @@ def _slugs(values: list[str]) -> list[str]:
 
 
 class AgentSerializer(serializers.ModelSerializer):
-    capabilities = serializers.ListField(child=serializers.CharField(), required=False)
-    tools = serializers.ListField(child=serializers.CharField(), required=False)
+    capabilities = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="What an operator configured."
+    )
+    tools = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="What an operator configured."
+    )
+    reported_capabilities = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the agent's heartbeats report; selection uses both sets.",
+    )
+    reported_tools = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the agent's heartbeats report; selection uses both sets.",
+    )
     labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
     type = serializers.ChoiceField(choices=AgentType.choices, required=False)
     execution_mode = serializers.ChoiceField(choices=ExecutionMode.choices, required=False)
@@ -117,6 +131,8 @@ class AgentSerializer(serializers.ModelSerializer):
             "health",
             "capabilities",
             "tools",
+            "reported_capabilities",
+            "reported_tools",
             "labels",
             "max_concurrent_jobs",
             "version",

@@ -301,6 +301,8 @@ class Worker:
             "region": self.settings.region,
             "scanners": names,
             "tools": names,
+            # What its tools give, by the table the server reads to decide what a scan
+            # needs: so every tool advertised here brings the capability it needs.
             "capabilities": sorted({c for t in self.tools for c in t.capabilities}),
             "labels": dict(self.settings.labels),
             "uptime_seconds": int(time.monotonic() - self.started_at),

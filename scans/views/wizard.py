@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from agents.models import CommandPriority
+from agents.selectors import tool_coverage
 from findings.models import Asset
 from rediverio.http import AppRequest, team_required
 from rediverio.models import Role
@@ -37,6 +38,7 @@ from scans.forms import (
 from scans.models import ScanDraft, ScanProfile, ScanType, ScheduleType
 from scans.schedules import Schedule, ScheduleError
 from scans.services import ScanInvalid, ScanLimitReached
+from scans.workflows import tool_enabled
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,9 @@ def _step_page(
     request: AppRequest, draft: ScanDraft, step: Step, form: forms.Form, status: int = 200
 ) -> HttpResponse:
     context = {**_page_context(draft, step), "form": form}
+    if step is OPTIONS:
+        # What each scanner on offer needs of an agent, and whether the team has one.
+        context["coverage"] = tool_coverage(tenant=draft.tenant, tools=form.known_tools)
     if step is SCHEDULE:
         shown = form if form.is_bound else ScheduleForm(_as_posted(form))
         shown.is_valid()
@@ -353,6 +358,8 @@ def _summary(draft: ScanDraft) -> dict[str, Any]:
     if data.get("profile"):
         profile = ScanProfile.objects.for_tenant(tenant).filter(pk=data["profile"]).first()
     priority = data.get("priority", CommandPriority.NORMAL)
+    chosen = [data["scanner_name"]] if data.get("scanner_name") else []
+    chosen += [tool for stage in data.get("pipeline") or [] for tool in stage.get("tools", [])]
     runs: list[datetime] = []
     try:
         schedule = Schedule(
@@ -375,6 +382,10 @@ def _summary(draft: ScanDraft) -> dict[str, Any]:
         "scanner_name": data.get("scanner_name", ""),
         "pipeline": data.get("pipeline") or [],
         "profile": profile,
+        "agents": [
+            {"coverage": coverage, "disabled": not tool_enabled(profile, coverage.tool)}
+            for coverage in tool_coverage(tenant=tenant, tools=chosen)
+        ],
         "tags": data.get("tags") or [],
         "run_on_tenant_runner": data.get("run_on_tenant_runner", False),
         "priority": CommandPriority(priority).label.capitalize(),

@@ -59,15 +59,20 @@ class Heartbeat(TestCase):
         self.assertEqual(
             (agent.cpu_percent, agent.memory_percent, agent.active_jobs), (12.5, 41.0, 2)
         )
-        self.assertEqual(agent.tools, ["bandit", "sarif-import", "semgrep"])
+        self.assertEqual(agent.reported_tools, ["bandit", "sarif-import", "semgrep"])
+        self.assertEqual(agent.tools, ["bandit"])  # what the operator configured
 
     def test_capabilities_can_be_advertised(self):
         self.beat({"capabilities": ["sast", "secrets"]})
-        self.assertEqual(Agent.objects.get(pk=self.agent.pk).capabilities, ["sast", "secrets"])
+        agent = Agent.objects.get(pk=self.agent.pk)
+        self.assertEqual(agent.reported_capabilities, ["sast", "secrets"])
+        self.assertEqual(agent.effective_capabilities, ["sast", "secrets"])
 
-    def test_tools_are_kept_when_the_heartbeat_does_not_mention_them(self):
+    def test_reported_tools_are_kept_when_the_heartbeat_does_not_mention_them(self):
+        self.beat({"scanners": ["semgrep"]})
         self.beat({"cpu_percent": 3})
-        self.assertEqual(Agent.objects.get(pk=self.agent.pk).tools, ["bandit"])
+        agent = Agent.objects.get(pk=self.agent.pk)
+        self.assertEqual((agent.tools, agent.reported_tools), (["bandit"], ["semgrep"]))
 
     def test_a_reported_error_or_stop_shows_in_health(self):
         for reported, health in [

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentKey, AgentStatus, Command, CommandStatus
 from agents.queue import command_acknowledge, command_enqueue, command_start, lease_commands
-from agents.services import agent_create
+from agents.services import agent_create, agent_heartbeat
 from rediverio.models import ApiToken, Membership, Tenant
 from rediverio.services import api_token_create
 from tests.factories import (
@@ -278,6 +278,15 @@ class AgentDetail(ManagementApiTestCase):
         self.assertEqual(response.json()["id"], str(self.agent.pk))
         self.assertEqual(response.json()["name"], "worker-1")
         self.assertEqual(response.json()["tools"], ["semgrep"])
+
+    def test_it_shows_what_the_agent_reports_beside_what_was_configured(self):
+        agent_heartbeat(agent=self.agent, report={"scanners": ["bandit"]})
+        body = self.api.get(agent_url(self.agent)).json()
+        self.assertEqual((body["tools"], body["reported_tools"]), (["semgrep"], ["bandit"]))
+        response = self.api.patch(
+            agent_url(self.agent), {"reported_tools": ["nuclei"]}, format="json"
+        )
+        self.assertEqual(response.json()["reported_tools"], ["bandit"], "read only")
 
     def test_put_replaces_the_editable_fields(self):
         body = {

@@ -57,6 +57,18 @@ class Reasons(TestCase):
         self.assertEqual(self.reasons(agent=offline), ["agent is offline, not online"])
         self.assertEqual(self.reasons(agent=disabled), ["agent is disabled"])
 
+    def test_health_and_status_count_at_the_poll_too(self):
+        broken = AgentFactory(health="error", status_message="disk full")
+        self.assertEqual(
+            self.reasons(running_jobs=None, agent=broken), ["agent reported an error: disk full"]
+        )
+
+    def test_control_work_reaches_an_agent_whatever_its_health(self):
+        for health in ("error", "offline", "unknown"):
+            with self.subTest(health=health):
+                agent = AgentFactory(health=health)
+                self.assertEqual(self.reasons(agent=agent, command_type="cancel"), [])
+
     def test_control_work_needs_no_free_slot(self):
         self.assertEqual(self.reasons(running_jobs=2, command_type="cancel"), [])
 
@@ -77,6 +89,20 @@ class Reasons(TestCase):
         self.assertEqual(choose_agent(verdicts[2:], running), None)
 
 
+# (status, health) of the agents of the matrix: the health rule in both of its answers.
+STANDINGS = [
+    ("active", "online"),
+    ("active", "error"),
+    ("active", "offline"),
+    ("disabled", "online"),
+]
+
+
+def _split(values: list[str], i: int) -> tuple[list[str], list[str]]:
+    """(configured, reported): all configured, all reported, or half and half."""
+    return [(values, []), ([], values), (values[:1], values[1:])][i % 3]
+
+
 class SqlAndPythonAgree(TestCase):
     """For every pairing of these agents and commands, the poll's SQL filter admits the
     command exactly when `ineligibility_reasons` finds nothing against the agent."""
@@ -84,24 +110,33 @@ class SqlAndPythonAgree(TestCase):
     @classmethod
     def setUpTestData(cls):
         tenant = TenantFactory()
-        cls.agents = [
-            AgentFactory(
-                tenant=tenant,
-                name=f"a{i}",
-                type=kind,
-                capabilities=caps,
-                tools=tools,
-                labels=labels,
+        cls.agents = []
+        for i, (kind, caps, tools, labels, (status, health)) in enumerate(
+            itertools.product(
+                ["worker", "runner", "collector", "sensor"],
+                [[], ["sast"], ["sast", "sca"]],
+                [[], ["semgrep", "trivy"]],
+                [{}, {"region": "eu", "gpu": "yes"}],
+                STANDINGS,
             )
-            for i, (kind, caps, tools, labels) in enumerate(
-                itertools.product(
-                    ["worker", "runner", "collector", "sensor"],
-                    [[], ["sast"], ["sast", "sca"]],
-                    [[], ["semgrep", "trivy"]],
-                    [{}, {"region": "eu", "gpu": "yes"}],
+        ):
+            # Capabilities and tools count the same whether configured or reported.
+            capabilities, reported_capabilities = _split(caps, i)
+            tools, reported_tools = _split(tools, i // 3)
+            cls.agents.append(
+                AgentFactory(
+                    tenant=tenant,
+                    name=f"a{i}",
+                    type=kind,
+                    status=status,
+                    health=health,
+                    capabilities=capabilities,
+                    reported_capabilities=reported_capabilities,
+                    tools=tools,
+                    reported_tools=reported_tools,
+                    labels=labels,
                 )
             )
-        ]
         cls.commands = [
             Command.objects.create(
                 tenant=tenant,

@@ -210,7 +210,9 @@ class BackgroundIngestAfterItsCommand(TestCase):
     def test_a_report_stored_after_its_command_completed_leaves_the_session_completed(self):
         tenant = TenantFactory()
         asset, _ = asset_get_or_create(tenant=tenant, identifier="github.com/acme/shop")
-        agent, key = agent_create(tenant=tenant, name="worker", tools=["semgrep"])
+        agent, key = agent_create(
+            tenant=tenant, name="worker", tools=["semgrep"], capabilities=["sast"]
+        )
         scan = scan_create(tenant=tenant, name="nightly", scanner_name="semgrep", targets=[asset])
         (session,) = scan_trigger(scan=scan).sessions
         (command,) = lease_commands(agent=agent, limit=1)

@@ -234,6 +234,7 @@ class Workflows(TestCase):
             tenant=cls.tenant,
             name="w",
             tools=["bandit", "semgrep", "gitleaks"],
+            capabilities=["sast", "secrets"],
             max_concurrent_jobs=10,
         )
 
@@ -288,7 +289,7 @@ class QualityGateOnCompletion(TestCase):
     def test_a_completed_session_carries_its_profiles_gate_verdict(self):
         tenant = TenantFactory()
         repo = AssetFactory(tenant=tenant)
-        agent, key = agent_create(tenant=tenant, name="w", tools=["bandit"])
+        agent, key = agent_create(tenant=tenant, name="w", tools=["bandit"], capabilities=["sast"])
         profile = ScanProfileFactory(
             tenant=tenant, quality_gate={"enabled": True, "fail_on_critical": True, "max_high": 1}
         )
@@ -336,7 +337,12 @@ class StagesFinishingTogether(TransactionTestCase):
     def test_the_second_to_commit_sees_the_first_and_moves_the_run_on(self):
         tenant = TenantFactory()
         repo = AssetFactory(tenant=tenant)
-        agent, _ = agent_create(tenant=tenant, name="w", tools=["bandit", "semgrep", "gitleaks"])
+        agent, _ = agent_create(
+            tenant=tenant,
+            name="w",
+            tools=["bandit", "semgrep", "gitleaks"],
+            capabilities=["sast", "secrets"],
+        )
         scan = scan_create(
             tenant=tenant,
             name="wf",

@@ -30,7 +30,6 @@ class BanditAdapter(Adapter):
     name = "bandit"
     executable = "bandit"
     report_format = "bandit"
-    capabilities = ("sast",)
     ok_exit_codes = frozenset({0, 1})
 
     def command(self, job: Job) -> list[str]:

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from agents.runtime.process import ProcessResult, run_process
 from agents.runtime.targets import GIT, PATH, Target
+from findings.rules.capabilities import tool_capabilities
 from ingest.parsers.detect import parse_report
 from ingest.report import Report, ReportError
 
@@ -88,7 +89,6 @@ class Adapter:
     name: ClassVar[str]
     executable: ClassVar[str]
     report_format: ClassVar[str]
-    capabilities: ClassVar[tuple[str, ...]]
     target_kinds: ClassVar[frozenset[str]] = frozenset({PATH, GIT})
     # Exit codes of a scan that did its job (some tools say "findings found" with 1).
     ok_exit_codes: ClassVar[frozenset[int]] = frozenset({0})
@@ -144,10 +144,16 @@ class Adapter:
             name=self.tool_name,
             path=self.path,
             version=self.version(),
-            capabilities=self.capabilities,
+            capabilities=self.capabilities(),
             target_kinds=tuple(sorted(self.target_kinds)),
             note=self.note(),
         )
+
+    def capabilities(self) -> tuple[str, ...]:
+        """What having this tool lets the agent do: read from the table the server also
+        reads to decide what a scan needs (findings/rules/capabilities.py), so an agent
+        always advertises the capability of every tool it advertises."""
+        return tool_capabilities(self.tool_name)
 
     def note(self) -> str:
         return ""

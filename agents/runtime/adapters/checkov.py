@@ -13,7 +13,6 @@ class CheckovAdapter(Adapter):
     name = "checkov"
     executable = "checkov"
     report_format = "checkov"
-    capabilities = ("iac",)
     ok_exit_codes = frozenset({0, 1})
 
     def command(self, job: Job) -> list[str]:

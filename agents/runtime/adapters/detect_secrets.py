@@ -18,7 +18,6 @@ class DetectSecretsAdapter(Adapter):
     name = "detect-secrets"
     executable = "detect-secrets"
     report_format = "detect-secrets"
-    capabilities = ("secrets",)
 
     def command(self, job: Job) -> list[str]:
         argv = [self.path, "scan", "--all-files", "-n"]

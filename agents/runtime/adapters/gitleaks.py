@@ -17,7 +17,6 @@ class GitleaksAdapter(Adapter):
     name = "gitleaks"
     executable = "gitleaks"
     report_format = "gitleaks"
-    capabilities = ("secrets",)
     ok_exit_codes = frozenset({0, LEAKS_FOUND})
     version_args = ("version",)
     template_type = "gitleaks"

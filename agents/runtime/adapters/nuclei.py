@@ -24,7 +24,6 @@ class NucleiAdapter(Adapter):
     name = "nuclei"
     executable = "nuclei"
     report_format = "nuclei"
-    capabilities = ("dast",)
     target_kinds = frozenset({URL})
     version_args = ("-version",)
     template_type = "nuclei"

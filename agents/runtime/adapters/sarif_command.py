@@ -1,11 +1,15 @@
 """Any tool that writes SARIF 2.1.0, described by an argv template.
 
     {"name": "njsscan", "command": ["njsscan", "--sarif", "-o", "{output}", "{target}"],
-     "exit_codes": [0, 1], "capabilities": ["sast"], "targets": ["path"]}
+     "exit_codes": [0, 1], "targets": ["path"]}
 
 Placeholders: `{target}` (the directory to scan, or the image or URL), `{output}` (the
 file the tool should write; without it, stdout is read), `{work_dir}` (the job's own
 directory). Each argument is substituted whole and never passed through a shell.
+
+The capabilities the tool gives come from the shared table when it knows the name
+(njsscan is sast); `capabilities` in the definition adds to them, for a tool the table
+does not know.
 
 Definitions come from the agent's own configuration. A scan payload may carry one in
 `config.command` only when the agent was started with `--allow-payload-commands`: with
@@ -31,7 +35,7 @@ class SarifTool:
     name: str
     command: tuple[str, ...]
     exit_codes: frozenset[int] = frozenset({0, 1})
-    capabilities: tuple[str, ...] = ("sast",)
+    capabilities: tuple[str, ...] = ()
     targets: frozenset[str] = frozenset({PATH, GIT})
 
     @classmethod
@@ -56,7 +60,7 @@ class SarifTool:
             name=name,
             command=tuple(command),
             exit_codes=frozenset(int(c) for c in spec.get("exit_codes") or (0, 1)),
-            capabilities=tuple(spec.get("capabilities") or ("sast",)),
+            capabilities=tuple(spec.get("capabilities") or ()),
             targets=targets | ({GIT} if PATH in targets else set()),
         )
 
@@ -71,7 +75,6 @@ class SarifCommandAdapter(Adapter):
     name = "sarif"
     executable = ""
     report_format = "sarif"
-    capabilities = ("sast",)
 
     def __init__(self, path: str, *, tool: SarifTool) -> None:
         super().__init__(path, tool_name=tool.name)
@@ -79,7 +82,9 @@ class SarifCommandAdapter(Adapter):
         # Per instance: each definition has its own exit codes and target kinds.
         self.ok_exit_codes = tool.exit_codes  # type: ignore[misc]
         self.target_kinds = tool.targets  # type: ignore[misc]
-        self.capabilities = tool.capabilities  # type: ignore[misc]
+
+    def capabilities(self) -> tuple[str, ...]:
+        return tuple(sorted({*super().capabilities(), *self.tool.capabilities}))
 
     def command(self, job: Job) -> list[str]:
         target = job.target

@@ -27,7 +27,6 @@ class SemgrepAdapter(Adapter):
     name = "semgrep"
     executable = "semgrep"
     report_format = "semgrep"
-    capabilities = ("sast", "secrets")
     # Semgrep exits 1 only with --error, but a findings exit is no failure either way.
     ok_exit_codes = frozenset({0, 1})
     template_type = "semgrep"

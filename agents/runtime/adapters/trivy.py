@@ -27,7 +27,6 @@ class TrivyAdapter(Adapter):
     name = "trivy"
     executable = "trivy"
     report_format = "trivy"
-    capabilities = ("sca", "secrets", "iac", "container")
     target_kinds = frozenset({PATH, GIT, IMAGE})
 
     def mode(self, job: Job) -> str:
