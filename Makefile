@@ -27,6 +27,11 @@ browser:
 	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
+# The web server and the django-q2 cluster (where the scheduler ticks) count metrics in
+# separate processes: prometheus_client's multiprocess mode keeps each process's counts
+# in files under METRICS_DIR, emptied at every start, and /metrics adds them all up.
+METRICS_DIR := $(CURDIR)/var/metrics
+
 run: export DEBUG ?= true
 run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
@@ -35,7 +40,9 @@ run: $(RUN_STAMP)
 	@echo "Rediverio is starting on http://127.0.0.1:8000 (Ctrl-C stops it), with the"
 	@echo "background jobs and a local agent; trigger 'Sample app SAST' to see findings arrive."
 	@echo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)"
+	PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	  $(VENV)/bin/honcho start -f Procfile
 
 test: install browser
 	$(VENV)/bin/pytest

@@ -3,12 +3,16 @@ or `X-API-Key: <key>`. Only the key's SHA-256 digest and visible prefix are stor
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
-from agents.models import AgentKey, AgentStatus
+from agents.models import Agent, AgentHealth, AgentKey, AgentStatus
+from agents.queue import LIVENESS_WRITE_SECONDS
 from rediverio.secrets import (
     bearer_token,
     generate_secret,
@@ -55,6 +59,41 @@ class AgentKeyAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) to a request without credentials.
         return 'Bearer realm="agent"'
+
+
+# Health that only silence gave: any authenticated call proves the agent is back.
+SILENT_HEALTH = (AgentHealth.UNKNOWN, AgentHealth.OFFLINE)
+
+
+def agent_seen(*, agent: Agent, now: datetime | None = None) -> bool:
+    """Note that the agent just made an authenticated call: it was seen now, and an agent
+    unknown or offline for its silence is online. An agent that reported an error in its
+    heartbeat stays in error (only a heartbeat says otherwise).
+
+    An agent used only one-shot (`rediverio-agent run` in CI) never heartbeats, so its
+    ingests are its only sign of life. `agent` is the row authentication just read, so
+    deciding costs no query; the write is one UPDATE, skipped while the last sighting is
+    under LIVENESS_WRITE_SECONDS old, so a polling agent does not write on every call.
+    Returns whether it wrote.
+    """
+    now = now or timezone.now()
+    recent = agent.last_seen_at is not None and now - agent.last_seen_at <= timedelta(
+        seconds=LIVENESS_WRITE_SECONDS
+    )
+    if recent and agent.health not in SILENT_HEALTH:
+        return False
+    # Decided again in the UPDATE from the row as it is then: a heartbeat that reported an
+    # error since authentication read the row must not be overwritten with "online".
+    Agent.objects.filter(pk=agent.pk).update(
+        last_seen_at=now,
+        health=Case(
+            When(health__in=SILENT_HEALTH, then=Value(AgentHealth.ONLINE)), default=F("health")
+        ),
+    )
+    agent.last_seen_at = now
+    if agent.health in SILENT_HEALTH:
+        agent.health = AgentHealth.ONLINE
+    return True
 
 
 class AgentKeyScheme(OpenApiAuthenticationExtension):

@@ -1,11 +1,16 @@
 """Prometheus metrics (seed section 12): the ones counted where things happen.
 
 Counters and histograms are counted where things happen — ingests in web workers and in
-django-q2 clusters, scheduled runs in the tick — so several processes produce them. With
-PROMETHEUS_MULTIPROC_DIR set (production: one directory shared by every gunicorn worker
-and cluster on the host), prometheus_client's multiprocess mode adds them all up at
-scrape time. Gauges of shared state (queue depth, agents…) are read from the database
-when scraped (agents/metrics.py); the endpoint is in rediverio/health.py.
+django-q2 clusters, scheduled runs in the tick (a cluster's worker) — so several
+processes produce them. With PROMETHEUS_MULTIPROC_DIR set, prometheus_client's
+multiprocess mode keeps each process's values in files there and adds them all up at
+scrape time: in production one directory shared by every gunicorn worker and cluster on
+the host, under `make run` var/metrics/ (emptied at each start) for the web server and
+the cluster. It must be set before a process imports prometheus_client, hence in the
+environment, never in settings. Without it each process counts alone and /metrics shows
+only the web process's counts. Gauges of shared state (queue depth, agents…) are read
+from the database when scraped (agents/metrics.py); the endpoint is in
+rediverio/health.py.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from rediverio.lib.env import (
     env_str,
     parse_database_url,
 )
+from rediverio.lib.local_secret import LocalSecretError, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REDIVERIO_VAR_DIR") or BASE_DIR / "var")
@@ -68,14 +69,23 @@ try:
 except ImproperlyConfiguredEnv as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 
+# The embedded mode (SQLite under var/, what `make run` installs) keeps a key of its own
+# in var/, generated once (owner-only), so that `make run` (DEBUG on) and the README's
+# `manage.py` commands (DEBUG off) work as written and share one key. A server database
+# means a deployment: there DEBUG off without SECRET_KEY stops start-up.
+_embedded = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if _secret_key:
     SECRET_KEY = _secret_key
-elif DEBUG:
-    # Only for local development: a predictable key is harmless when DEBUG is on
-    # and the server listens on loopback.
-    SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
+elif _embedded or DEBUG:
+    try:
+        SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
+    except (OSError, LocalSecretError) as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY is not set and {exc}") from exc
 else:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off and DATABASE_URL names a database "
+        "server (only the embedded SQLite mode keeps a generated key, in var/secret_key)"
+    )
 
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -38,7 +38,15 @@ def settings_in_subprocess(env: dict[str, str], expression: str) -> subprocess.C
     )
 
 
-_SETTINGS_VARS = {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
+_SETTINGS_VARS = {
+    "DEBUG",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "REDIVERIO_VAR_DIR",
+}
 
 
 class TestDatabaseUrl:
@@ -109,15 +117,26 @@ class TestEnvReaders:
 
 
 class TestSettingsFromTheEnvironment:
-    def test_secret_key_is_required_when_debug_is_off(self):
-        result = settings_in_subprocess({"DEBUG": "false"}, "settings.SECRET_KEY")
+    def test_secret_key_is_required_with_a_database_server_when_debug_is_off(self, tmp_path):
+        result = settings_in_subprocess(
+            {
+                "DEBUG": "false",
+                "DATABASE_URL": "postgres://rediverio@db.internal:5432/rediverio",
+                "REDIVERIO_VAR_DIR": str(tmp_path),
+            },
+            "settings.SECRET_KEY",
+        )
         assert result.returncode != 0
         assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+        assert not (tmp_path / "secret_key").exists()
 
-    def test_a_development_key_is_allowed_only_with_debug_on(self):
-        result = settings_in_subprocess({"DEBUG": "true"}, "settings.SECRET_KEY")
+    def test_no_key_is_written_in_code(self, tmp_path):
+        # DEBUG on without SECRET_KEY gets the install's own key, as the embedded mode does.
+        result = settings_in_subprocess(
+            {"DEBUG": "true", "REDIVERIO_VAR_DIR": str(tmp_path)}, "settings.SECRET_KEY"
+        )
         assert result.returncode == 0, result.stderr
-        assert "dev-only" in result.stdout
+        assert json.loads(result.stdout) == (tmp_path / "secret_key").read_text().strip()
 
     def test_the_embedded_default_is_sqlite_in_wal_mode_with_a_busy_timeout(self, tmp_path):
         expression = (
