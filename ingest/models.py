@@ -31,6 +31,13 @@ class IngestRun(TenantOwned):
     size_bytes = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=IngestStatus.choices, default="queued")
     options = models.JSONField(default=dict, blank=True, help_text="asset, session…")
+    idempotency_key = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The sender's `Idempotency-Key`: a delivery sent again with it is "
+        "answered with this ingest instead of being stored again.",
+    )
     payload = models.BinaryField(null=True, blank=True, help_text="zlib; until processed.")
     scan_session = models.ForeignKey(
         "scans.ScanSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -46,7 +53,13 @@ class IngestRun(TenantOwned):
         db_table = "ingest_runs"
         ordering = ["-created_at"]
         constraints = [
-            check_constraint_for("status", IngestStatus, name="ingest_runs_status_valid")
+            check_constraint_for("status", IngestStatus, name="ingest_runs_status_valid"),
+            # One ingest per key: two deliveries racing with the same key store one report.
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="ingest_runs_idempotency_key_once",
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "digest", "-created_at"], name="ingest_runs_replay"),
@@ -57,6 +70,9 @@ class IngestRun(TenantOwned):
                 name="ingest_runs_waiting",
             ),
         ]
+
+    # Set (not stored) by `ingest_submit` when this run answers a delivery sent again.
+    is_replay: bool = False
 
     def __str__(self) -> str:
         return f"{self.format} ingest {self.id} ({self.status})"

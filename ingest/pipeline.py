@@ -129,12 +129,28 @@ def ingest_report(
     default_target: ReportTarget | None = None,
     scan_session_id=None,
     now: datetime | None = None,
+    ingest_id=None,
 ) -> IngestResult:
+    """Store `report`. Its findings belong to the assets it names; when it names none,
+    to `default_target` (the caller's `asset`, or the target of the scan session it
+    answers), else to an asset of this ingest alone (see `default_target_for`)."""
     now = now or timezone.now()
     result = IngestResult(errors=list(report.warnings))
     targets = list(report.targets)
+    named = bool(targets)
     if not targets:
-        targets = [default_target or default_target_for(report)]
+        if default_target is not None:
+            target, named = default_target, True
+        else:
+            target, named = default_target_for(report, ingest_id or uuid7())
+        targets = [target]
+        if not named:
+            result.errors.append(
+                f"the report names no asset; its findings were stored on {target.identifier} "
+                "and resolve nothing — send `asset` (and `asset_type`) with the report, name "
+                "its assets in it (RIS `assets`, flat `targets`, SARIF "
+                "`versionControlProvenance`), or send it for a scan session (`scan_session`)"
+            )
     assets = _assets_for(tenant, targets, result)
     result.asset_ids = [a.pk for a in dict.fromkeys(assets)]
 
@@ -144,7 +160,7 @@ def ingest_report(
 
     if scan_session_id is not None:
         _record_sightings(tenant, scan_session_id, now)
-    if _may_resolve(report):
+    if _may_resolve(report, named=named):
         result.findings_fixed = _resolve_unseen(tenant, report, assets, now)
     result.components = _refresh_dependencies(tenant, report, assets)
     assets_refresh_stats(assets=dict.fromkeys(assets), scanned_at=now)
@@ -154,14 +170,28 @@ def ingest_report(
 # ------------------------------------------------------------------ 1. targets → assets
 
 
-def default_target_for(report: Report) -> ReportTarget:
-    """A report that names no asset: its repository, else one asset for the scan
-    (the reference server's order, minus the guesses that could merge unrelated scans)."""
+ANONYMOUS_PREFIX = "scan:"
+
+
+def default_target_for(report: Report, ingest_id) -> tuple[ReportTarget, bool]:
+    """The asset of a report that names none, and whether the report named it.
+
+    Its repository (`metadata.branch.repository_url`) names it. Otherwise the findings
+    go to an asset of their own, `scan:<tool>:<ingest id>`, that no other report shares:
+    two unnamed reports of different repositories must not meet on one asset, where
+    the second would resolve the first one's findings. (The reference server's other
+    guesses — a shared `asset_value`, the scope, a git host in paths — and the report's
+    own scan id are not used: they can merge unrelated scans.)"""
     repository = report.branch.get("repository_url") if report.branch else None
     if repository:
-        return ReportTarget(identifier=str(repository), type="repository")
-    scan = report.scan_id or "adhoc"
-    return ReportTarget(identifier=f"scan:{report.tool_name}:{scan}", type="other")
+        return ReportTarget(identifier=str(repository), type="repository"), True
+    tool = report.tool_name or "unknown"
+    return ReportTarget(identifier=f"{ANONYMOUS_PREFIX}{tool}:{ingest_id}", type="other"), False
+
+
+def is_anonymous_asset(asset: Asset) -> bool:
+    """Whether `asset` is one that `default_target_for` made for a report naming none."""
+    return asset.type == "other" and asset.identifier.startswith(ANONYMOUS_PREFIX)
 
 
 def _assets_for(tenant: Tenant, targets: list[ReportTarget], result: IngestResult) -> list[Asset]:
@@ -417,9 +447,11 @@ def _record_sightings(tenant: Tenant, session_id, now: datetime) -> None:
 # ---------------------------------------------------------------- resolve what is gone
 
 
-def _may_resolve(report: Report) -> bool:
-    """Only a full run on the default branch proves that a finding is gone."""
-    if report.coverage != "full":
+def _may_resolve(report: Report, *, named: bool) -> bool:
+    """Only a full run on the default branch, of an asset the report names (or that the
+    caller named for it), proves that a finding is gone: a report about an asset it does
+    not name may be about another asset altogether."""
+    if not named or report.coverage != "full":
         return False
     return report.branch.get("is_default_branch", True) is not False
 

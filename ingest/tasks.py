@@ -1,10 +1,16 @@
 """Running an ingest: now (in the request) or in the background (django-q2), one path.
 
-parse → the report's scan session → the pipeline → the session's counts, all in one
-transaction. Small reports run in the request; large ones are stored (compressed) and a
-django-q2 job runs them, the agent polling `GET /api/v1/agent/ingest/{id}`. A report
-re-sent unchanged within the replay window gets the first answer again, so an agent that
-retries after a lost reply changes nothing.
+parse → the report's scan session → its asset → the pipeline → the session's counts, all
+in one transaction. Small reports run in the request; large ones are stored (compressed)
+and a django-q2 job runs them, the agent polling `GET /api/v1/agent/ingest/{id}`.
+
+Every report received is processed, except a retry of a delivery already received (a
+replay), which gets the first answer again, marked as a replay, so that an agent that
+retries after a lost reply changes nothing. A retry is told by its `Idempotency-Key`
+(the same key: the same delivery, whenever it comes), or, without a key, by being the
+same agent sending the same bytes for the same scan session and asset within
+INGEST_REPLAY_WINDOW_SECONDS. A person uploading a file twice (no key) is processed
+twice: the findings' last-seen dates and the run history move on.
 
 A background job can be lost: the Redis broker hands a task out once (no
 acknowledgement), so a cluster killed while holding it, or a worker killed midway (a
@@ -23,14 +29,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from findings.models import Asset
 from ingest.models import IngestRun, IngestStatus
 from ingest.parsers import flat, ris, shape
-from ingest.pipeline import ingest_report
+from ingest.pipeline import ingest_report, is_anonymous_asset
 from ingest.report import Report, ReportError, ReportTarget
 from rediverio.metrics import FINDINGS_INGESTED, INGEST_BATCH_SIZE, INGEST_DURATION
 from rediverio.models import Tenant
@@ -45,10 +51,17 @@ def parse(raw: bytes, format: str | None) -> Report:
     know, named or detected."""
     if format in ("flat", "ris"):
         document = shape.decode_json(raw)
-        return (ris if ris.recognizes(document) else flat).from_document(document)
+        # RIS makes `tool` optional, so a RIS report may look like neither: on the RIS
+        # endpoint, what is not flat is RIS.
+        is_ris = ris.recognizes(document) or (format == "ris" and not flat.recognizes(document))
+        return (ris if is_ris else flat).from_document(document)
     from ingest.parsers.detect import parse_report
 
     return parse_report(raw, format)
+
+
+class IdempotencyKeyReused(Exception):
+    """An `Idempotency-Key` already used for another report, or by another sender."""
 
 
 def ingest_submit(
@@ -59,32 +72,15 @@ def ingest_submit(
     agent=None,
     user=None,
     options: dict | None = None,
+    idempotency_key: str = "",
 ) -> IngestRun:
-    """Ingest a report now, or queue it when it is large; replay a recent identical one."""
+    """Ingest a report now, or queue it when it is large; answer a retry of a delivery
+    already received with that delivery's run (`is_replay` set, see the module doc)."""
     options = options or {}
     digest = hashlib.sha256(raw).hexdigest()
-    window = timezone.now() - timedelta(seconds=settings.INGEST_REPLAY_WINDOW_SECONDS)
-    replay = (
-        IngestRun.objects.for_tenant(tenant)
-        .filter(digest=digest, agent=agent, user=user, created_at__gte=window, options=options)
-        .exclude(status=IngestStatus.FAILED)
-        .first()
-    )
-    if replay is not None:
-        return replay
-    if len(raw) > settings.INGEST_ASYNC_THRESHOLD_BYTES:
-        run = IngestRun.objects.create(
-            tenant=tenant,
-            agent=agent,
-            user=user,
-            format=format or "auto",
-            digest=digest,
-            size_bytes=len(raw),
-            options=options,
-            payload=zlib.compress(raw, 1),
-        )
-        transaction.on_commit(lambda: _enqueue(run.pk))
-        return run
+    earlier = _earlier_delivery(tenant, digest, agent, user, options, idempotency_key)
+    if earlier is not None:
+        return earlier
     run = IngestRun(
         tenant=tenant,
         agent=agent,
@@ -93,9 +89,79 @@ def ingest_submit(
         digest=digest,
         size_bytes=len(raw),
         options=options,
+        idempotency_key=idempotency_key,
     )
-    _run(run, raw)  # ReportError propagates: the caller answers 400
+    try:
+        if len(raw) > settings.INGEST_ASYNC_THRESHOLD_BYTES:
+            run.payload = zlib.compress(raw, 1)
+            with transaction.atomic():
+                run.save(force_insert=True)
+            transaction.on_commit(lambda: _enqueue(run.pk))
+        else:
+            _run(run, raw)  # ReportError propagates: the caller answers 400
+    except IntegrityError:
+        # Two deliveries with one key at once: the unique key let one store the report,
+        # and this one (rolled back) answers with it.
+        earlier = _earlier_delivery(tenant, digest, agent, user, options, idempotency_key)
+        if not idempotency_key or earlier is None:
+            raise
+        return earlier
     return run
+
+
+def _earlier_delivery(
+    tenant: Tenant, digest: str, agent, user, options: dict, idempotency_key: str
+) -> IngestRun | None:
+    """The run this delivery is a retry of, marked `is_replay`, or None."""
+    if idempotency_key:
+        earlier = ingest_for_key(
+            tenant=tenant, idempotency_key=idempotency_key, agent=agent, user=user
+        )
+        if earlier is not None and (earlier.digest, earlier.options) != (digest, options):
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {idempotency_key!r} was used for ingest {earlier.pk}, of "
+                "another report; use a new key for a new report"
+            )
+        return earlier
+    if agent is None:
+        return None  # a person's upload without a key is never a retry
+    window = timezone.now() - timedelta(seconds=settings.INGEST_REPLAY_WINDOW_SECONDS)
+    # Options (scan session, asset) compared here, not in SQL: JSON equality is not the
+    # same on both databases, and few runs share a digest and an agent.
+    candidates = (
+        IngestRun.objects.for_tenant(tenant)
+        .defer("payload")
+        .filter(digest=digest, agent=agent, created_at__gte=window)
+        .exclude(status=IngestStatus.FAILED)
+        .order_by("-created_at")
+    )
+    earlier = next((r for r in candidates if r.options == options), None)
+    if earlier is not None:
+        earlier.is_replay = True
+    return earlier
+
+
+def ingest_for_key(*, tenant: Tenant, idempotency_key: str, agent=None, user=None):
+    """The run stored under `idempotency_key`, marked `is_replay`, or None. A key that
+    another sender used is refused (IdempotencyKeyReused), never answered with that
+    sender's ingest."""
+    earlier = (
+        IngestRun.objects.for_tenant(tenant)
+        .defer("payload")
+        .filter(idempotency_key=idempotency_key)
+        .first()
+    )
+    if earlier is None:
+        return None
+    if (earlier.agent_id, earlier.user_id) != (
+        getattr(agent, "pk", None),
+        getattr(user, "pk", None),
+    ):
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {idempotency_key!r} was used by another sender; use a new key"
+        )
+    earlier.is_replay = True
+    return earlier
 
 
 def _enqueue(run_id) -> None:
@@ -241,23 +307,22 @@ def _run(run: IngestRun, raw: bytes) -> None:
     options = run.options
     if options.get("coverage"):
         report.coverage = options["coverage"]
-    default_target = None
-    if options.get("asset"):
-        default_target = ReportTarget(
-            identifier=options["asset"], type=options.get("asset_type", "")
-        )
-        if not report.targets:
-            report.targets = [default_target]
     session = session_for_ingest(
         tenant=run.tenant,
         scan_id=options.get("scan_session") or report.scan_id,
-        scanner_name=report.tool_name,
+        scanner_name=report.tool_name or "unknown",
         agent=run.agent,
         user=run.user,
         trigger="upload" if run.user else "ci",
     )
+    if not report.tool_name:  # a RIS report without `tool`: the command's scanner ran it
+        report.tool_name = session.scanner_name or "unknown"
     result = ingest_report(
-        tenant=run.tenant, report=report, default_target=default_target, scan_session_id=session.pk
+        tenant=run.tenant,
+        report=report,
+        default_target=_named_target(options, session),
+        scan_session_id=session.pk,
+        ingest_id=run.pk,
     )
     counts = {
         **result.counts(),
@@ -288,6 +353,21 @@ def _run(run: IngestRun, raw: bytes) -> None:
     run.completed_at = timezone.now()
     run.payload = None
     run.save()
+
+
+def _named_target(options: dict, session: ScanSession) -> ReportTarget | None:
+    """The asset a report that names none belongs to, when the sender named it: the
+    `asset` option, else the target of the scan session the report answers (the command
+    it was sent for). A session that is only the record of an earlier unnamed report
+    (its asset one of `default_target_for`'s own) names nothing."""
+    if options.get("asset"):
+        return ReportTarget(identifier=options["asset"], type=options.get("asset_type", ""))
+    asset = session.asset
+    if asset is not None and not is_anonymous_asset(asset):
+        return ReportTarget(identifier=asset.identifier, type=asset.type)
+    if asset is None and session.asset_value:
+        return ReportTarget(identifier=session.asset_value, type=session.asset_type)
+    return None
 
 
 def _count(format: str, findings: int, result, seconds: float) -> None:

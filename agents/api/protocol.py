@@ -31,9 +31,10 @@ from rest_framework.views import APIView
 
 from agents import queue
 from agents.api.serializers import CommandSerializer, command_wire
-from agents.auth import AgentKeyAuthentication
+from agents.auth import AgentKeyAuthentication, agent_seen
 from agents.models import Agent, Command
 from agents.services import agent_heartbeat
+from ingest.body import EncodedJSONParser
 from rediverio.api_auth import require_module
 from rediverio.api_errors import ApiAutoSchema, ApiError, refuse_null_characters
 from rediverio.validators import no_null_characters
@@ -109,8 +110,19 @@ class AgentApiView(APIView):
     authentication_classes = [AgentKeyAuthentication]
     permission_classes = [IsAgent]
     throttle_classes = [AgentRateThrottle]
+    # Every agent call may come gzip- or zstd-encoded, as the reference SDK sends it, and
+    # is read under INGEST_MAX_BYTES rather than Django's 2.5 MB (ingest/body.py).
+    parser_classes = [EncodedJSONParser]
     required_module: str | None = "scans"
     schema = ApiAutoSchema()
+    # Every authenticated call is a sign of life (agents/auth.py agent_seen); the
+    # heartbeat records it itself, with the health the agent reports, in its one UPDATE.
+    records_sighting = True
+
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        if self.records_sighting and isinstance(request.user, Agent):
+            agent_seen(agent=request.user)
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
@@ -123,6 +135,7 @@ MAX_INT = 2**31 - 1  # PostgreSQL's integer
 
 class AgentHeartbeatApi(AgentApiView):
     required_module = None  # an agent of a tenant without scans may still report in
+    records_sighting = False  # agent_heartbeat writes last_seen_at and health itself
 
     @extend_schema_serializer(component_name="HeartbeatRequest")
     class InputSerializer(serializers.Serializer):

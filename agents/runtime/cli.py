@@ -2,7 +2,7 @@
 
     rediverio-agent worker [--max-jobs 4] [--label pool=ci] …
     rediverio-agent run --tool bandit [--tool semgrep] [--fail-on high] [--asset REPO] PATH
-    rediverio-agent upload [--format sarif] [--asset REPO] FILE
+    rediverio-agent upload [--format sarif] [--asset REPO [--asset-type TYPE]] FILE
     rediverio-agent tools [--json]
     rediverio-agent flush
 
@@ -111,9 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     upload = sub.add_parser("upload", parents=[common], help="push an existing report")
     upload.add_argument("file")
     upload.add_argument("--format", help="report format (default: detected)")
-    upload.add_argument("--asset")
-    upload.add_argument("--asset-type", default="")
-    upload.add_argument("--scan-id", default="")
+    upload.add_argument(
+        "--asset", help="the asset the report is about, when it names none (e.g. its repository)"
+    )
+    upload.add_argument("--asset-type", default="", help="its type (default: guessed)")
+    upload.add_argument("--scan-id", default="", help="the server's scan session to report into")
 
     tools = sub.add_parser("tools", parents=[common], help="list the scanners found here")
     tools.add_argument("--json", action="store_true")
@@ -183,6 +185,8 @@ def cmd_run(args: argparse.Namespace, settings: AgentConfig) -> int:
     except InvalidAssetIdentifier as exc:
         print(f"rediverio-agent: --asset: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if upload and asset is None and not args.scan_id:  # a session names its own target
+        _warn_unnamed(f"no --asset, and {args.path} has no git remote")
     delivery = _delivery(settings) if upload else None
     runs: list[ToolRun] = []
     for tool in dict.fromkeys(args.tool):
@@ -229,7 +233,11 @@ def _send(delivery: Delivery, document: dict, label: str) -> str:
     reply = delivered.reply if isinstance(delivered.reply, dict) else {}
     if reply.get("status_url"):
         return f"queued on the server: {reply['status_url']}"
-    return f"delivered (session {reply.get('scan_id', '?')})"
+    outcome = f"delivered (session {reply.get('scan_id', '?')})"
+    # What the server stored differently from what was sent (an unknown severity word,
+    # a report that named no asset): a CI log is where a person reads it.
+    notes = [str(note) for note in reply.get("errors") or [] if note]
+    return "\n".join([outcome, *(f"  server: {note}" for note in notes)])
 
 
 def cmd_upload(args: argparse.Namespace, settings: AgentConfig) -> int:
@@ -248,6 +256,8 @@ def cmd_upload(args: argparse.Namespace, settings: AgentConfig) -> int:
         print(f"rediverio-agent: {args.file}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     attach_asset(report, asset)
+    if not report.targets and not args.scan_id:
+        _warn_unnamed(f"no --asset, and {args.file} names no asset")
     document = to_ris(report, scan_id=args.scan_id, agent_id=settings.agent_id)
     outcome = _send(_delivery(settings), document, args.file)
     print(f"{report.tool_name}: {len(report.findings)} finding(s): {outcome}")
@@ -307,6 +317,15 @@ def _asset(identifier: str | None, asset_type: str = ""):
         return None
     normalized = normalize_asset(identifier, asset_type or None)
     return ReportTarget(identifier=normalized.identifier, type=str(normalized.type))
+
+
+def _warn_unnamed(why: str) -> None:
+    print(
+        f"rediverio-agent: warning: {why}: the server keeps these findings on an asset of "
+        "their own and resolves none of them; pass --asset (the repository, e.g. "
+        "github.com/acme/api) to file them under it",
+        file=sys.stderr,
+    )
 
 
 def _git_remote(root: Path) -> str | None:

@@ -93,8 +93,15 @@ class ApiClient:
     def get(self, path: str, **query: Any) -> Reply:
         return self.request("GET", path, query=query)
 
-    def post(self, path: str, body: Any = None, *, retries: int | None = None) -> Reply:
-        return self.request("POST", path, body, retries=retries)
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        retries: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        return self.request("POST", path, body, retries=retries, headers=headers)
 
     def request(
         self,
@@ -104,11 +111,15 @@ class ApiClient:
         *,
         query: dict[str, Any] | None = None,
         retries: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        data, headers = self._encode(body)
+        # Every attempt sends the same bytes and headers: a retry after a lost reply is
+        # then the same delivery, which the server answers without storing it again.
+        data, sent = self._encode(body)
+        headers = {**sent, **(headers or {})}
         attempts = 1 + (self.retries if retries is None else retries)
         for attempt in range(1, attempts + 1):
             last = attempt == attempts

@@ -13,6 +13,11 @@ report the server refuses (a 4xx) is moved to `spool/rejected/` with the reason:
 sending it again would only be refused again, and deleting it would lose it.
 Lifecycle calls (complete, fail) that cannot be made are spooled the same way, after
 the report they follow.
+
+Each report carries its own id (kept in the spool with it), sent as `Idempotency-Key`
+with the report, or with each of its chunks. Whatever resends it — the client's retries
+after a lost reply, a flush of the spool hours later — the server knows it for the
+delivery it already stored and answers without storing it twice.
 """
 
 from __future__ import annotations
@@ -173,9 +178,11 @@ class Delivery:
 
     def _send(self, entry: dict[str, Any]) -> Any:
         document = entry["document"]
-        if entry["kind"] == "report" and self.needs_chunks(document):
+        if entry["kind"] != "report":
+            return self.client.post(entry["endpoint"], document).body
+        if self.needs_chunks(document):
             return self._send_chunks(entry)
-        return self.client.post(entry["endpoint"], document).body
+        return self.client.post(entry["endpoint"], document, headers=_key(entry)).body
 
     def _send_chunks(self, entry: dict[str, Any]) -> Any:
         fragments = self.fragments(entry["document"])
@@ -194,6 +201,7 @@ class Delivery:
                     "is_final": index == total - 1,
                     "format": "ris",
                 },
+                headers=_key(entry),
             ).body
         return reply
 
@@ -242,6 +250,10 @@ class Delivery:
         if result.sent:
             log.info("delivered %d spooled item(s)", result.sent)
         return result
+
+
+def _key(entry: dict[str, Any]) -> dict[str, str]:
+    return {"Idempotency-Key": entry["report_id"]} if entry.get("report_id") else {}
 
 
 def _set_aside(path: Path) -> None:

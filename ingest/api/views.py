@@ -11,6 +11,9 @@ Users (session or token):
     POST /api/v1/ingest/upload         multipart `file`, optional `format`, `asset`
 
 Bodies may be gzip- or zstd-encoded. 201 with the counts when stored, 202 when queued.
+The agent endpoints take `scan_session` (or `X-Scan-Session`), `asset` and `asset_type`
+as query parameters, every report endpoint an `Idempotency-Key` header
+(ingest/tasks.py says what they change).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import Length
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -38,11 +43,12 @@ from rest_framework.response import Response
 
 from agents.api.protocol import AgentApiView
 from findings.models import Finding
+from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from ingest.body import decode, read_body, too_large
 from ingest.models import IngestChunk, IngestRun, IngestStatus
-from ingest.parsers import shape
+from ingest.parsers import flat, shape
 from ingest.report import ReportError
-from ingest.tasks import ingest_submit
+from ingest.tasks import IdempotencyKeyReused, ingest_for_key, ingest_submit
 from rediverio.api_auth import TenantApiView
 from rediverio.api_errors import ApiError
 from rediverio.models import Role
@@ -59,7 +65,18 @@ class IngestResultSerializer(serializers.Serializer):
     findings_skipped = serializers.IntegerField()
     findings_fixed = serializers.IntegerField()
     findings_reopened = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What did not stop the report: a finding whose severity word is unknown "
+        "(stored as medium), a report that names no asset (stored on an asset of its own, "
+        "resolving nothing)…",
+    )
+    replay = serializers.BooleanField(
+        help_text="True when this request was a retry of a delivery already received (the "
+        "same `Idempotency-Key`, or the same agent sending the same report for the same "
+        "scan session and asset within the replay window): nothing was stored again, and "
+        "this is the first delivery's answer; `ingest_id` names its ingest."
+    )
 
 
 RESULT_EXAMPLE = {
@@ -74,6 +91,7 @@ RESULT_EXAMPLE = {
     "findings_fixed": 0,
     "findings_reopened": 0,
     "errors": [],
+    "replay": False,
 }
 FLAT_EXAMPLE = {
     "version": "1.0",
@@ -137,14 +155,77 @@ ERRORS = {
     400: OpenApiResponse(description="Malformed report: the message names the field and index."),
     401: OpenApiResponse(description="Missing or invalid key."),
     403: OpenApiResponse(description="Agent disabled, or the plan lacks the scans module."),
+    409: OpenApiResponse(
+        description="The Idempotency-Key was used for another report (IDEMPOTENCY_KEY_REUSED)."
+    ),
     413: OpenApiResponse(description="Larger than INGEST_MAX_BYTES decompressed."),
     415: OpenApiResponse(description="A Content-Encoding other than gzip or zstd."),
 }
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+
+def idempotency_key(request: Request) -> str:
+    """The `Idempotency-Key` header: the sender's name for one delivery of a report."""
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+    if key and not IDEMPOTENCY_KEY.match(key):
+        message = "must be 1 to 255 printable ASCII characters without spaces"
+        raise ApiError(
+            400,
+            "VALIDATION_ERROR",
+            f"Idempotency-Key: {message}",
+            {"Idempotency-Key": [message]},
+        )
+    return key
+
+
+def validate_asset(attrs: dict) -> dict:
+    """`asset` (and `asset_type`) name the asset a report belongs to: refused here, by
+    name, rather than as the report's own `targets[0]`."""
+    asset, kind = attrs.get("asset"), attrs.get("asset_type")
+    if kind and not asset:
+        raise serializers.ValidationError({"asset_type": "needs `asset`"})
+    if asset:
+        try:
+            normalize_asset(asset, kind or None)
+        except InvalidAssetIdentifier as exc:
+            field = "asset_type" if kind and "asset type" in str(exc) else "asset"
+            raise serializers.ValidationError({field: str(exc)}) from exc
+    return attrs
+
+
+class DeliveryParams(serializers.Serializer):
+    """Query parameters of the agent report endpoints."""
+
+    scan_session = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    asset = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    asset_type = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def validate(self, attrs):
+        return validate_asset(attrs)
+
+
+def delivery_options(request: Request) -> dict:
+    query = request.query_params
+    params = DeliveryParams(
+        data={
+            "scan_session": query.get("scan_session")
+            or request.META.get("HTTP_X_SCAN_SESSION", ""),
+            "asset": query.get("asset", ""),
+            "asset_type": query.get("asset_type", ""),
+        }
+    )
+    params.is_valid(raise_exception=True)
+    return dict(params.validated_data)
 
 
 def run_reply(run: IngestRun) -> Response:
     if run.status == IngestStatus.COMPLETED:
-        body = {**run.result, "ingest_id": str(run.pk), "status": run.status}
+        body = {
+            **run.result,
+            "ingest_id": str(run.pk),
+            "status": run.status,
+            "replay": run.is_replay,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
     if run.status == IngestStatus.FAILED:
         raise ApiError(400, run.error["code"], run.error["message"], run.error.get("details"))
@@ -154,12 +235,15 @@ def run_reply(run: IngestRun) -> Response:
             "status": run.status,
             # Agents ask on the agent API; people who uploaded, on the management API.
             "status_url": f"/api/v1/{'agent/' if run.agent_id else ''}ingest/{run.pk}",
+            "replay": run.is_replay,
         },
         status=status.HTTP_202_ACCEPTED,
     )
 
 
-def submit(raw: bytes, format: str | None, *, tenant, agent=None, user=None, **options) -> Response:
+def submit(
+    raw: bytes, format: str | None, *, tenant, agent=None, user=None, key: str = "", **options
+) -> Response:
     try:
         run = ingest_submit(
             tenant=tenant,
@@ -168,9 +252,12 @@ def submit(raw: bytes, format: str | None, *, tenant, agent=None, user=None, **o
             agent=agent,
             user=user,
             options={k: v for k, v in options.items() if v},
+            idempotency_key=key,
         )
     except ReportError as exc:
         raise ApiError(400, "VALIDATION_ERROR", str(exc), {"errors": exc.errors}) from exc
+    except IdempotencyKeyReused as exc:
+        raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from exc
     return run_reply(run)
 
 
@@ -179,12 +266,43 @@ class AgentIngestView(AgentApiView):
 
     def post(self, request: Request) -> Response:
         agent = request.user
-        session = request.query_params.get("scan_session") or request.META.get(
-            "HTTP_X_SCAN_SESSION"
-        )
-        return submit(
-            read_body(request), self.format, tenant=agent.tenant, agent=agent, scan_session=session
-        )
+        options, key = delivery_options(request), idempotency_key(request)
+        raw = read_body(request)
+        return submit(raw, self.format, tenant=agent.tenant, agent=agent, key=key, **options)
+
+
+DELIVERY_PARAMETERS = [
+    OpenApiParameter(
+        "scan_session",
+        str,
+        description="The scan session the report belongs to (or `X-Scan-Session`); by "
+        "default the report's own scan id, else a new session. A report that names no "
+        "asset belongs to its session's target.",
+    ),
+    OpenApiParameter(
+        "asset",
+        str,
+        description="The asset the report is about, when the report names none (RIS "
+        "`assets`, flat `targets`, SARIF `versionControlProvenance`), e.g. "
+        "`github.com/acme/shop`. A report naming no asset, sent with neither this nor a "
+        "scan session that has a target, is stored on an asset of its own and resolves "
+        "no finding.",
+    ),
+    OpenApiParameter(
+        "asset_type",
+        str,
+        description="The type of `asset` (repository, domain, container…); guessed from "
+        "the identifier when not given.",
+    ),
+    OpenApiParameter(
+        "Idempotency-Key",
+        str,
+        OpenApiParameter.HEADER,
+        description="The sender's name for this delivery (up to 255 printable ASCII "
+        "characters). The same key sent again gets the first delivery's answer "
+        "(`replay: true`) and stores nothing; a key used for another report is a 409.",
+    ),
+]
 
 
 def _ingest_schema(operation: str, summary: str, example: dict | None = None):
@@ -192,14 +310,7 @@ def _ingest_schema(operation: str, summary: str, example: dict | None = None):
         operation_id=operation,
         tags=["agent ingest"],
         summary=summary,
-        parameters=[
-            OpenApiParameter(
-                "scan_session",
-                str,
-                description="The scan session the report belongs to (or `X-Scan-Session`); "
-                "by default the report's own scan id, else a new session.",
-            )
-        ],
+        parameters=DELIVERY_PARAMETERS,
         request={"application/json": OpenApiTypes.OBJECT},
         responses={201: IngestResultSerializer, 202: OpenApiTypes.OBJECT, **ERRORS},
         examples=[
@@ -336,6 +447,14 @@ class Base64Field(serializers.CharField):
 
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MAX_CHUNKS = 10_000
+# The reference's limit for one chunk (decoded), and so for its request: base64 makes the
+# data 4/3 larger, and the rest of the JSON envelope is small.
+CHUNK_MAX_BYTES = 10 * 1024 * 1024
+CHUNK_BODY_MAX_BYTES = CHUNK_MAX_BYTES * 4 // 3 + 64 * 1024
+
+
+def chunk_too_large() -> ApiError:
+    return too_large(CHUNK_MAX_BYTES, "chunk", "; send the report in more, smaller chunks")
 
 
 class AgentIngestChunkApi(AgentApiView):
@@ -345,7 +464,7 @@ class AgentIngestChunkApi(AgentApiView):
         chunk_index = serializers.IntegerField(min_value=0, max_value=MAX_CHUNKS - 1)
         total_chunks = serializers.IntegerField(min_value=1, max_value=MAX_CHUNKS)
         compression = serializers.ChoiceField(choices=["zstd", "gzip", "none"], default="none")
-        data = Base64Field(help_text="Base64 of the (compressed) chunk.")
+        data = Base64Field(help_text="Base64 of the (compressed) chunk, at most 10 MB decoded.")
         is_final = serializers.BooleanField(default=False)
         format = serializers.ChoiceField(choices=["ris", "flat", "sarif"], default="ris")
 
@@ -359,12 +478,27 @@ class AgentIngestChunkApi(AgentApiView):
         tags=["agent ingest"],
         summary="Send one chunk of a large report; the last one stores the whole report",
         description=(
-            "Chunks are kept until all `total_chunks` have arrived, then assembled in "
-            "`chunk_index` order: either concatenated bytes of one report, or report "
-            "fragments whose assets, findings and dependencies are merged."
+            "Chunks (at most 10 MB each, decoded) are kept until all `total_chunks` have "
+            "arrived, then assembled in `chunk_index` order: either concatenated bytes of "
+            "one report, or report fragments — RIS `{tool, metadata, assets, findings, "
+            "dependencies}` as the reference SDK sends them (`version` optional), flat or "
+            "SARIF — whose lists are merged. The first fragment that has `tool` or "
+            "`metadata` gives it; an asset `id` sent in several fragments is one asset; a "
+            "flat fragment's `target_index` points into its own `targets`, or, when it has "
+            "none, into those of the fragments before it. Send the same `Idempotency-Key` "
+            "with every chunk of a report: a final chunk sent again after its report was "
+            "stored gets that ingest's answer."
         ),
+        parameters=DELIVERY_PARAMETERS,
         request=InputSerializer,
-        responses={201: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, **ERRORS},
+        responses={
+            201: IngestResultSerializer,
+            202: OpenApiTypes.OBJECT,
+            **ERRORS,
+            413: OpenApiResponse(
+                description="A chunk over 10 MB, or chunks adding up to more than INGEST_MAX_BYTES."
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Chunk",
@@ -394,17 +528,43 @@ class AgentIngestChunkApi(AgentApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        body = self.InputSerializer(data=request.data)
+        agent = request.user
+        options, key = delivery_options(request), idempotency_key(request)
+        if key:
+            try:
+                earlier = ingest_for_key(tenant=agent.tenant, idempotency_key=key, agent=agent)
+            except IdempotencyKeyReused as exc:
+                raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from exc
+            if earlier is not None:
+                return run_reply(earlier)
+        # Read here, not through request.data (whose parser reads under INGEST_MAX_BYTES):
+        # a chunk has its own limit, and a 10 MB chunk is 13.4 MB of JSON once in base64.
+        try:
+            document = shape.decode_json(read_body(request, CHUNK_BODY_MAX_BYTES))
+        except ReportError as exc:
+            raise ApiError(400, "VALIDATION_ERROR", str(exc)) from exc
+        except ApiError as exc:
+            if exc.status_code != 413:
+                raise
+            raise chunk_too_large() from exc
+        body = self.InputSerializer(data=document)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        agent = request.user
         try:
             packed = base64.b64decode(data["data"], validate=True)
         except ValueError as exc:  # binascii.Error, or a character outside ASCII
             raise ApiError(
                 400, "VALIDATION_ERROR", f"data: not base64 ({exc})", {"data": [str(exc)]}
             ) from exc
-        chunk_bytes = decode(packed, "" if data["compression"] == "none" else data["compression"])
+        if len(packed) > CHUNK_MAX_BYTES:
+            raise chunk_too_large()
+        encoding = "" if data["compression"] == "none" else data["compression"]
+        try:
+            chunk_bytes = decode(packed, encoding, CHUNK_MAX_BYTES)
+        except ApiError as exc:
+            if exc.status_code != 413:
+                raise
+            raise chunk_too_large() from exc
         with transaction.atomic():
             chunk, _ = IngestChunk.objects.update_or_create(
                 tenant=agent.tenant,
@@ -413,12 +573,14 @@ class AgentIngestChunkApi(AgentApiView):
                 index=data["chunk_index"],
                 defaults={"total": data["total_chunks"], "data": chunk_bytes},
             )
-            parts = list(
-                IngestChunk.objects.for_tenant(agent.tenant)
-                .filter(agent=agent, report_id=data["report_id"])
-                .order_by("index")
+            # Counted, not read: each chunk would otherwise load all those before it.
+            chunks = IngestChunk.objects.for_tenant(agent.tenant).filter(
+                agent=agent, report_id=data["report_id"]
             )
-            received = len(parts)
+            stored = chunks.aggregate(received=Count("id"), size=Sum(Length("data")))
+            if (stored["size"] or 0) > settings.INGEST_MAX_BYTES:
+                raise too_large(settings.INGEST_MAX_BYTES)  # rolls this chunk back
+            received = stored["received"]
             if received < data["total_chunks"] or not (
                 data["is_final"] or received == data["total_chunks"]
             ):
@@ -433,17 +595,27 @@ class AgentIngestChunkApi(AgentApiView):
                     },
                     status=status.HTTP_202_ACCEPTED,
                 )
-            raw = assemble([bytes(p.data) for p in parts])
-            IngestChunk.objects.for_tenant(agent.tenant).filter(
-                agent=agent, report_id=data["report_id"]
-            ).delete()
-            return submit(raw, data["format"], tenant=agent.tenant, agent=agent)
+            raw = assemble([bytes(p.data) for p in chunks.order_by("index")])
+            chunks.delete()
+            return submit(raw, data["format"], tenant=agent.tenant, agent=agent, key=key, **options)
+
+
+# The chunk's envelope, which the reference SDK repeats inside each fragment.
+_ENVELOPE = ("report_id", "chunk_index", "total_chunks", "is_final")
+_LISTS = ("assets", "targets", "findings", "dependencies", "runs")
 
 
 def assemble(parts: list[bytes]) -> bytes:
-    """One report from its chunks: fragments that are reports of their own are merged
-    (lists concatenated, the first fragment's metadata kept); otherwise the chunks are
-    slices of one document and are concatenated."""
+    """One report from its chunks: fragments that are reports of their own are merged;
+    otherwise the chunks are slices of one document and are concatenated.
+
+    Merging keeps, for each head field (`tool`, `metadata`, `version`…), the first
+    fragment's that has it; concatenates the lists; makes one asset of an asset `id`
+    that several fragments carry (their `asset_ref`s all point at it) and one target of
+    a flat target several fragments repeat, moving `target_index` along (a fragment's
+    indices point into its own `targets`, or, when it has none, into those before it);
+    and gives RIS fragments, which the reference SDK sends without `version`, the
+    version they lack."""
     try:
         fragments = [json.loads(p) for p in parts]
     except ValueError:
@@ -453,12 +625,68 @@ def assemble(parts: list[bytes]) -> bytes:
         if len(total) > settings.INGEST_MAX_BYTES:
             raise too_large(settings.INGEST_MAX_BYTES)
         return total
-    merged = dict(fragments[0])
-    for key in ("assets", "targets", "findings", "dependencies"):
-        items = [item for f in fragments for item in (f.get(key) or [])]
-        if items or key in merged:
+    merged: dict = {}
+    lists: dict[str, list] = {key: [] for key in _LISTS}
+    assets_by_id: dict[str, dict] = {}
+    target_at: dict[str, int] = {}
+    for number, fragment in enumerate(fragments):
+        for key, value in fragment.items():
+            if key not in _LISTS and key not in _ENVELOPE and value is not None:
+                merged.setdefault(key, value)
+        for asset in _fragment_list(fragment, "assets", number):
+            ref = asset.get("id") if isinstance(asset, dict) else None
+            if isinstance(ref, str) and ref in assets_by_id:
+                for field, value in asset.items():  # what a later copy adds is kept
+                    assets_by_id[ref].setdefault(field, value)
+                continue
+            if isinstance(ref, str) and ref:
+                assets_by_id[ref] = asset
+            lists["assets"].append(asset)
+        moved: dict[int, int] = {}
+        for index, target in enumerate(_fragment_list(fragment, "targets", number)):
+            same = _target_key(target)
+            if same not in target_at:
+                target_at[same] = len(lists["targets"])
+                lists["targets"].append(target)
+            moved[index] = target_at[same]
+        for key in ("findings", "dependencies"):
+            for item in _fragment_list(fragment, key, number):
+                if moved and isinstance(item, dict):
+                    # In a fragment with targets of its own, no index means its first.
+                    position = item.get("target_index", 0)
+                    if position is None:
+                        position = 0
+                    if type(position) is int and position in moved:
+                        item = {**item, "target_index": moved[position]}
+                lists[key].append(item)
+        lists["runs"].extend(_fragment_list(fragment, "runs", number))
+    for key, items in lists.items():
+        if items or any(key in f for f in fragments):
             merged[key] = items
-    return json.dumps(merged).encode()
+    if "version" not in merged and not flat.recognizes(merged):
+        merged["version"] = "1.0"
+    raw = json.dumps(merged).encode()
+    if len(raw) > settings.INGEST_MAX_BYTES:
+        raise too_large(settings.INGEST_MAX_BYTES)
+    return raw
+
+
+def _target_key(target) -> str:
+    """What makes two flat targets one: their type and identifier (anything else that a
+    fragment sends as a target stays itself, for the parser to judge)."""
+    if not isinstance(target, dict):
+        return f"#{id(target)}"
+    return json.dumps([target.get("type"), target.get("identifier")])
+
+
+def _fragment_list(fragment: dict, key: str, number: int) -> list:
+    items = fragment.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        path = f"chunk {number}: {key}"
+        raise ApiError(400, "VALIDATION_ERROR", f"{path}: must be an array", {key: [path]})
+    return items
 
 
 class IngestUploadApi(TenantApiView):
@@ -476,14 +704,25 @@ class IngestUploadApi(TenantApiView):
             choices=["full", "partial", "incremental"], required=False
         )
 
+        def validate(self, attrs):
+            return validate_asset(attrs)
+
     @extend_schema(
         operation_id="ingest_upload",
         tags=["ingest"],
         summary="Upload a scanner report (any known format, detected when not named)",
+        description=(
+            "`asset` (and `asset_type`) name the asset a report that names none is about; "
+            "without them such a report is stored on an asset of its own and resolves no "
+            "finding. The same file uploaded twice is processed twice, unless both carry "
+            "the same `Idempotency-Key`."
+        ),
+        parameters=[p for p in DELIVERY_PARAMETERS if p.name == "Idempotency-Key"],
         request={"multipart/form-data": InputSerializer},
         responses={201: IngestResultSerializer, 202: OpenApiTypes.OBJECT, **ERRORS},
     )
     def post(self, request: Request) -> Response:
+        key = idempotency_key(request)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -495,6 +734,7 @@ class IngestUploadApi(TenantApiView):
             data.get("format") or None,
             tenant=request.tenant,
             user=request.user,
+            key=key,
             asset=data.get("asset"),
             asset_type=data.get("asset_type"),
             coverage=data.get("coverage"),

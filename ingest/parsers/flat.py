@@ -22,6 +22,7 @@ from typing import Any
 
 from findings.rules.assets import parse_asset_type
 from findings.rules.categories import FindingType
+from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
 from ingest.report import (
     COVERAGES,
@@ -34,6 +35,8 @@ from ingest.report import (
 
 FORMAT = "flat"
 _FINDING_TYPES = {t.value for t in FindingType}
+# Unknown severity words named one by one in the reply; the rest are counted.
+UNKNOWN_SEVERITIES_NAMED = 20
 
 
 def recognizes(document: object) -> bool:
@@ -57,8 +60,9 @@ def from_document(document: Any) -> Report:
         _target(item, f"targets[{i}]")
         for i, item in enumerate(shape.array(document.get("targets"), "targets"))
     ]
+    unknown: list[str] = []
     findings = [
-        _finding(item, f"findings[{i}]", len(targets))
+        _finding(item, f"findings[{i}]", len(targets), unknown)
         for i, item in enumerate(shape.array(document.get("findings"), "findings"))
     ]
     dependencies = [
@@ -81,6 +85,7 @@ def from_document(document: Any) -> Report:
         finished_at=shape.timestamp(metadata.get("end_time"), "metadata.end_time"),
         branch=shape.obj(metadata.get("branch"), "metadata.branch", required=False),
         metadata={"agent_id": metadata.get("agent_id")} if metadata.get("agent_id") else {},
+        warnings=unknown_severity_warnings(unknown),
     )
 
 
@@ -107,8 +112,12 @@ def target_index(value: Any, path: str, targets: int) -> int | None:
     return index
 
 
-def _finding(item: Any, path: str, targets: int) -> ReportFinding:
+def _finding(item: Any, path: str, targets: int, unknown: list[str]) -> ReportFinding:
     item = shape.obj(item, path)
+    level, original = severity(item.get("severity"), f"{path}.severity", unknown)
+    metadata = shape.obj(item.get("metadata"), f"{path}.metadata", required=False)
+    if original:
+        metadata = {**metadata, "original_severity": original}
     kind = shape.text(item.get("type"), f"{path}.type", default="vulnerability")
     if kind not in _FINDING_TYPES:
         raise ReportError(f"{kind!r} is not a finding type", path=f"{path}.type")
@@ -118,7 +127,7 @@ def _finding(item: Any, path: str, targets: int) -> ReportFinding:
         rule_id=shape.text(item.get("rule_id"), f"{path}.rule_id", max_length=500),
         title=message.strip().splitlines()[0][:1000] if message.strip() else message,
         description=shape.text(item.get("description"), f"{path}.description") or message,
-        severity=shape.severity(item.get("severity"), f"{path}.severity"),
+        severity=level,
         finding_type=FindingType(kind),
         target_index=target_index(item.get("target_index"), f"{path}.target_index", targets),
         fingerprint=shape.text(item.get("fingerprint"), f"{path}.fingerprint", max_length=512),
@@ -136,8 +145,32 @@ def _finding(item: Any, path: str, targets: int) -> ReportFinding:
         cvss_score=shape.number(
             item.get("cvss_score"), f"{path}.cvss_score", minimum=0, maximum=10
         ),
-        metadata=shape.obj(item.get("metadata"), f"{path}.metadata", required=False),
+        metadata=metadata,
     )
+
+
+def severity(value: Any, path: str, unknown: list[str]) -> tuple[Severity, str]:
+    """A finding's severity, and the word it came as when that word is not one we know.
+
+    The reference SDK turns a word outside its vocabulary into "unknown", whose Score()
+    is 5: medium. So such a finding is kept and filed as medium, its word is kept for
+    the record, and `unknown` collects a note for the reply; one odd word must not cost
+    the whole report. A missing severity, or one that is not text, is still refused."""
+    if isinstance(value, str) and value.strip() and normalize_severity(value) is None:
+        word = value[:100]
+        unknown.append(f"{path}: unknown word {word!r}, stored as medium")
+        return Severity.MEDIUM, word
+    return shape.severity(value, path), ""
+
+
+def unknown_severity_warnings(unknown: list[str]) -> list[str]:
+    """The notes for the reply: the first ones by name, the rest counted (a report of
+    100,000 findings in an unfamiliar vocabulary must not answer 100,000 lines)."""
+    named = unknown[:UNKNOWN_SEVERITIES_NAMED]
+    rest = len(unknown) - len(named)
+    if rest:
+        named.append(f"{rest} more finding(s) had an unknown severity word, stored as medium")
+    return named
 
 
 def dependency(item: Any, path: str, targets: int) -> ReportDependency:

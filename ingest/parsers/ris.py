@@ -4,6 +4,9 @@
 
 Findings name their asset by `asset_ref` (an asset's local `id`) or by `asset_value` (+
 `asset_type`); a value not among `assets` becomes a target of its own.
+
+As the reference SDK has it, `tool` is optional (the caller names a report without one)
+and a severity word outside the vocabulary is stored as medium, noted in the warnings.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from findings.rules.assets import parse_asset_type
 from findings.rules.categories import FindingType
 from ingest.parsers import shape
-from ingest.parsers.flat import dependency
+from ingest.parsers.flat import dependency, severity, unknown_severity_warnings
 from ingest.report import COVERAGES, Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "ris"
@@ -83,18 +86,24 @@ def from_document(document: Any) -> Report:
         by_value.setdefault((target.type, target.identifier), len(targets))
         targets.append(target)
 
-    findings = []
+    findings, unknown = [], []
     for i, item in enumerate(shape.array(document.get("findings"), f"{prefix}findings")):
         path = f"{prefix}findings[{i}]"
         item = shape.obj(item, path)
-        findings.append(_finding(item, path, _target_of(item, path, targets, by_ref, by_value)))
+        target = _target_of(item, path, targets, by_ref, by_value)
+        findings.append(_finding(item, path, target, unknown))
 
     dependencies = [
         dependency(item, f"{prefix}dependencies[{i}]", len(targets))
         for i, item in enumerate(shape.array(document.get("dependencies"), f"{prefix}dependencies"))
     ]
     return Report(
-        tool_name=shape.text(tool.get("name"), f"{prefix}tool.name", required=True, max_length=100),
+        # `tool` is optional in RIS; without it the name may come from the metadata's
+        # properties, else it stays empty and the caller fills it in (the scan session's
+        # scanner, else "unknown").
+        tool_name=shape.text(
+            tool.get("name") or _tool_in(metadata), f"{prefix}tool.name", max_length=100
+        ),
         tool_version=shape.text(tool.get("version"), f"{prefix}tool.version", max_length=100),
         scan_id=shape.text(metadata.get("id"), f"{prefix}metadata.id", max_length=200),
         coverage=coverage,
@@ -108,7 +117,15 @@ def from_document(document: Any) -> Report:
             for k in ("source_type", "source_ref", "scope", "duration_ms")
             if k in metadata
         },
+        warnings=unknown_severity_warnings(unknown),
     )
+
+
+def _tool_in(metadata: dict) -> Any:
+    properties = metadata.get("properties")
+    if not isinstance(properties, dict):
+        return None
+    return next((properties[k] for k in ("tool_name", "tool") if properties.get(k)), None)
 
 
 def _asset(item: Any, path: str) -> ReportTarget:
@@ -147,7 +164,7 @@ def _target_of(item, path, targets, by_ref, by_value) -> int | None:
     return by_value[key]
 
 
-def _finding(item: dict, path: str, target_index: int | None) -> ReportFinding:
+def _finding(item: dict, path: str, target_index: int | None, unknown: list[str]) -> ReportFinding:
     kind = shape.text(item.get("type"), f"{path}.type", required=True)
     if kind not in _FINDING_TYPES:
         raise ReportError(f"{kind!r} is not a finding type", path=f"{path}.type")
@@ -168,13 +185,16 @@ def _finding(item: dict, path: str, target_index: int | None) -> ReportFinding:
         if extra in item:
             metadata[extra] = item[extra]
     suppression = metadata.get("suppression", {})
+    level, original = severity(item.get("severity"), f"{path}.severity", unknown)
+    if original:
+        metadata["original_severity"] = original
     title = shape.text(item.get("title"), f"{path}.title", required=True)
     return ReportFinding(
         rule_id=shape.text(item.get("rule_id"), f"{path}.rule_id", max_length=500),
         rule_name=shape.text(item.get("rule_name"), f"{path}.rule_name", max_length=500),
         title=title.strip().splitlines()[0][:1000] if title.strip() else title,
         description=shape.text(item.get("description"), f"{path}.description"),
-        severity=shape.severity(item.get("severity"), f"{path}.severity"),
+        severity=level,
         finding_type=FindingType(kind),
         confidence=shape.integer(item.get("confidence"), f"{path}.confidence"),
         target_index=target_index,
