@@ -116,30 +116,55 @@ def severity_from_sarif_level(level: str | None) -> Severity:
     return _SARIF_LEVELS.get(_word(level), Severity.MEDIUM)
 
 
-_SEMGREP_IMPACT: dict[str, Severity] = {
-    "HIGH": Severity.CRITICAL,
-    "MEDIUM": Severity.MEDIUM,
-    "LOW": Severity.LOW,
+# Semgrep's SARIF output writes a rule's severity as a level: CRITICAL, HIGH and ERROR are
+# `error`, MEDIUM and WARNING `warning`, LOW and INFO `note` (semgrep 1.185; its docs call
+# ERROR, WARNING and INFO the older names of HIGH, MEDIUM and LOW). Its JSON output keeps
+# the word. Reading the JSON word through the level SARIF would carry gives one severity
+# per rule whatever the format semgrep wrote: the JSON cannot know more than the SARIF
+# without the two disagreeing, so CRITICAL is high in both (the word stays in metadata).
+_SEMGREP_LEVELS: dict[str, str] = {
+    "CRITICAL": "error",
+    "HIGH": "error",
+    "ERROR": "error",
+    "MEDIUM": "warning",
+    "WARNING": "warning",
+    "LOW": "note",
+    "INFO": "note",
 }
 
-_SEMGREP_SEVERITY: dict[str, Severity] = {
-    "ERROR": Severity.HIGH,
-    "WARNING": Severity.MEDIUM,
-    "INFO": Severity.INFO,
-}
+
+def semgrep_sarif_level(severity: str | None) -> str:
+    """The SARIF level semgrep writes for a rule severity; SARIF's default, warning, for a
+    word semgrep has no level for (EXPERIMENT and INVENTORY rules report nothing)."""
+    return _SEMGREP_LEVELS.get(_word(severity), "warning")
 
 
-def severity_from_semgrep(severity: str | None, impact: str | None = None) -> Severity:
-    """Semgrep: ``metadata.impact`` wins when it is HIGH/MEDIUM/LOW, else ``extra.severity``.
+def severity_from_semgrep(severity: str | None, security_severity: object = None) -> Severity:
+    """Semgrep, JSON or SARIF alike: a rule's numeric ``security-severity`` (semgrep copies
+    it into its SARIF rule properties) picks the CodeQL band, as the SARIF parser does for
+    every tool; otherwise the rule severity's SARIF level maps as any SARIF level.
 
-    Beyond the SDK: newer Semgrep rules use CRITICAL/HIGH/MEDIUM/LOW as severities, which
-    the SDK would file as info; those go through the general vocabulary instead.
+    ``metadata.impact`` does not count (the reference SDK makes HIGH critical): semgrep's
+    SARIF does not carry it, so the same scan would count critical findings in one format
+    and none in the other. Its docs also say the rule author's severity is the truth.
     """
-    by_impact = _SEMGREP_IMPACT.get(_word(impact))
-    if by_impact is not None:
-        return by_impact
-    word = _word(severity)
-    return _SEMGREP_SEVERITY.get(word) or _WORDS.get(word) or Severity.INFO
+    level = semgrep_sarif_level(severity)
+    score = security_severity_score(security_severity)
+    if score is None:
+        return severity_from_sarif_level(level)
+    return severity_from_codeql(score, level)
+
+
+def security_severity_score(value: object) -> float | None:
+    """A SARIF ``security-severity`` property (a CVSS-like score, usually text) as a number,
+    or None when it is not a number from 0 to 10 ("HIGH", "NaN", 11, True)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        score = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond floats
+        return None
+    return score if 0.0 <= score <= 10.0 else None
 
 
 _CODEQL_LEVELS: dict[str, Severity] = {

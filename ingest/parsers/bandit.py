@@ -6,16 +6,19 @@ bandit 1.7.5, `issue_cwe` and 0-based `col_offset`/`end_col_offset`.
 
 Bandit has no finding id of its own, so `fingerprint` stays empty and the pipeline applies
 the shared sast formula (path, rule, start and end line).
+
+Severity: HIGH high, MEDIUM medium, LOW low, and UNDEFINED medium, because bandit's own
+SARIF writes UNDEFINED as `warning`: one severity per rule whichever format bandit wrote.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from findings.rules.categories import FindingType
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
+from ingest.parsers.credentials import mask_quoted
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "bandit"
@@ -79,7 +82,7 @@ def _finding(item: Any, path: str) -> ReportFinding:
     if rule_id in _HARDCODED_SECRET_TESTS:
         # Bandit quotes the password it found in its message and shows it in the code:
         # keep neither, as no raw secret is ever stored.
-        text = _QUOTED.sub(lambda m: f"'{mask(m.group(1))}'", text)
+        text = mask_quoted(text)
         snippet = ""
     confidence = shape.text(
         item.get("issue_confidence"), f"{path}.issue_confidence", max_length=20
@@ -112,17 +115,12 @@ def _finding(item: Any, path: str) -> ReportFinding:
 
 # B105 password string, B106 password argument, B107 password default.
 _HARDCODED_SECRET_TESTS = frozenset({"B105", "B106", "B107"})
-_QUOTED = re.compile(r"'([^']*)'")
-
-
-def mask(secret: str) -> str:
-    return f"{secret[:4]}****" if len(secret) > 8 else "****"
 
 
 def _severity(value: Any, path: str) -> Severity:
     word = shape.text(value, path, required=True, max_length=20)
     if word.upper() == _UNDEFINED:
-        return Severity.INFO
+        return Severity.MEDIUM  # what bandit's SARIF formatter says (`warning`)
     found = normalize_severity(word)
     if found is None:
         raise ReportError(f"{word!r} is not a bandit severity (LOW, MEDIUM, HIGH)", path=path)

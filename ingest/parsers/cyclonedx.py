@@ -1,7 +1,14 @@
-"""CycloneDX JSON SBOMs (`bomFormat: CycloneDX`, any 1.x spec): dependencies and, when
-the BOM carries them (grype, OSS Index, Dependency-Track exports), vulnerabilities.
+"""CycloneDX SBOMs, JSON (`bomFormat: CycloneDX`) or XML (`<bom xmlns="http://cyclonedx.org/
+schema/bom/1.x">`), any 1.x spec: dependencies and, when the BOM carries them (grype, OSS
+Index, Dependency-Track, Snyk exports), vulnerabilities.
 
 Decisions a caller must know:
+
+* XML is read into the JSON document's shape (lists for the plural elements, attributes
+  and child elements as keys, `<property name>` as {name, value}, nested `<dependency>`
+  as `dependsOn`), then read by the same code, so both give the same report and name a
+  fault at the same place (`components[1].name`). The XML is parsed with the standard
+  library, and a DTD or entity declaration is refused first (`markup.py`).
 
 * Every component (nested ones included) is a dependency; `metadata.component` is the
   thing described, not a dependency. It becomes the report's target only when it is an
@@ -27,10 +34,12 @@ Decisions a caller must know:
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from findings.rules.severity import Severity, normalize_severity, severity_from_cvss
 from ingest.parsers import shape
+from ingest.parsers.markup import local_name, looks_like_xml, namespace, parse_xml
 from ingest.report import Report, ReportDependency, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "cyclonedx"
@@ -42,12 +51,51 @@ _CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
 _METHODS = ("CVSSv4", "CVSSv31", "CVSSv3", "CVSSv2")
 _SUPPRESSING_STATES = {"false_positive", "not_affected"}
 
+_XML_NAMESPACE = re.compile(r"http://cyclonedx\.org/schema/bom/(\d+\.\d+)")
+_XML_ROOT = re.compile(
+    r"<(?:[\w.-]+:)?bom\b[^>]*\sxmlns(?::[\w.-]+)?\s*=\s*[\"']http://cyclonedx\.org/schema/bom/"
+)
+_XML_HEAD = 4096
+# Elements whose children are the items of a JSON array (CycloneDX 1.0-1.6 XSD).
+_XML_LISTS = frozenset(
+    {
+        "components",
+        "services",
+        "vulnerabilities",
+        "references",
+        "ratings",
+        "cwes",
+        "advisories",
+        "affects",
+        "versions",
+        "responses",
+        "hashes",
+        "externalReferences",
+        "authors",
+        "individuals",
+        "organizations",
+        "contact",
+        "tags",
+        "endpoints",
+        "data",
+    }
+)
+# Deep enough for any real BOM; deeper is refused before anything recurses on it.
+_XML_MAX_DEPTH = 64
+
 
 def recognizes(document: object) -> bool:
     return isinstance(document, dict) and document.get("bomFormat") == "CycloneDX"
 
 
+def recognizes_markup(text: str) -> bool:
+    """An XML document whose root element is a CycloneDX `bom` (read from its start)."""
+    return looks_like_xml(text) and _XML_ROOT.search(text[:_XML_HEAD]) is not None
+
+
 def parse(raw: bytes | str) -> Report:
+    if _is_markup(raw):
+        return from_document(xml_document(raw))
     return from_document(shape.decode_json(raw))
 
 
@@ -287,3 +335,73 @@ def _dicts(value: Any) -> list[dict]:
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+# ---- XML -----------------------------------------------------------------------------
+
+
+def _is_markup(raw: bytes | str) -> bool:
+    if isinstance(raw, str):
+        return looks_like_xml(raw)
+    head = bytes(raw[:64]) if isinstance(raw, bytes | bytearray) else b""
+    # A BOM, whitespace and the zero bytes of UTF-16/32 come before "<"; JSON never has "<".
+    return head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").startswith(b"<")
+
+
+def xml_document(raw: bytes | str) -> dict[str, Any]:
+    """An XML BOM in the shape of the JSON one, which `from_document` reads."""
+    root = parse_xml(raw)
+    version = _XML_NAMESPACE.fullmatch(namespace(root.tag))
+    if local_name(root.tag) != "bom" or version is None:
+        raise ReportError("the root element must be a CycloneDX <bom>", path="body")
+    converted = _xml_value(root, 0)
+    document = converted if isinstance(converted, dict) else {}
+    return {**document, "bomFormat": "CycloneDX", "specVersion": version.group(1)}
+
+
+def _xml_value(element: ET.Element, depth: int) -> Any:
+    if depth > _XML_MAX_DEPTH:
+        raise ReportError(f"is nested deeper than {_XML_MAX_DEPTH} elements", path="body")
+    name = local_name(element.tag)
+    children = [child for child in element if local_name(child.tag)]
+    if name == "licenses":  # [{"license": {...}}, {"expression": "..."}]
+        return [{local_name(c.tag): _xml_value(c, depth + 1)} for c in children]
+    if name == "properties":
+        return [{"name": c.get("name", ""), "value": _xml_text(c)} for c in children]
+    if name == "dependencies":
+        return [_xml_dependency(c) for c in children if local_name(c.tag) == "dependency"]
+    if name == "tools" and any(local_name(c.tag) != "tool" for c in children):
+        # 1.5 on: <tools><components>...</components><services>...</services></tools>.
+        return {local_name(c.tag): _xml_value(c, depth + 1) for c in children}
+    if name in _XML_LISTS or name == "tools":
+        return [_xml_value(child, depth + 1) for child in children]
+    if not children and not element.attrib:
+        return _xml_number(_xml_text(element)) if name == "score" else _xml_text(element)
+    value: dict[str, Any] = {local_name(key): item for key, item in element.attrib.items()}
+    if not children and (text := _xml_text(element)):
+        value["content"] = text  # <hash alg="SHA-256">…</hash>
+    for child in children:
+        # A repeated element outside a list keeps its first value, as a JSON key has one.
+        if (key := local_name(child.tag)) not in value:
+            value[key] = _xml_value(child, depth + 1)
+    return value
+
+
+def _xml_dependency(element: ET.Element) -> dict[str, Any]:
+    entry: dict[str, Any] = {"ref": element.get("ref")} if element.get("ref") is not None else {}
+    entry["dependsOn"] = [
+        child.get("ref") for child in element if local_name(child.tag) == "dependency"
+    ]
+    return entry
+
+
+def _xml_text(element: ET.Element) -> str:
+    return (element.text or "").strip()
+
+
+def _xml_number(text: str) -> float | str:
+    # A score that is not a number stays text, so that the JSON check names its place.
+    try:
+        return float(text)
+    except ValueError:
+        return text

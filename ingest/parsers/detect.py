@@ -6,7 +6,9 @@ Detection decodes the input once as JSON and offers the document to each parser'
 `recognizes`, in the order of `FORMATS`; if no parser claims it, the input is read as
 JSON lines (nuclei, trufflehog 3) and the list of decoded lines is offered instead. The
 order matters where shapes overlap: RIS and the flat format come first because they are
-our own, and the specific tools before the loose JSON-lines ones.
+our own, and the specific tools before the loose JSON-lines ones. Input that starts
+with `<` is XML: it is offered, as text, to the parsers that read XML
+(`recognizes_markup`: CycloneDX), and never decoded as JSON.
 
 Decisions a caller must know:
 
@@ -44,6 +46,8 @@ _MODULES: dict[str, str] = {
     "detect-secrets": "ingest.parsers.detect_secrets",
     "nuclei": "ingest.parsers.nuclei",
     "trufflehog": "ingest.parsers.trufflehog",
+    "trufflehog3": "ingest.parsers.trufflehog3",
+    "pip-audit": "ingest.parsers.pip_audit",
 }
 FORMATS: tuple[str, ...] = tuple(_MODULES)
 
@@ -138,6 +142,10 @@ def _detect(raw: bytes | str) -> tuple[str, ModuleType, Any]:
         raise unrecognised from exc
     if not text.strip():
         raise ReportError(_EMPTY)
+    if text.lstrip().startswith("<"):
+        if found := _markup_claimant(text):
+            return (*found, None)
+        raise unrecognised
     try:
         document = shape.loads(text)
     except (ValueError, RecursionError):
@@ -163,3 +171,15 @@ def _claimant(document: Any) -> tuple[str, ModuleType] | None:
         if module is not None and module.recognizes(document):
             return name, module
     return None
+
+
+def _markup_claimant(text: str) -> tuple[str, ModuleType] | None:
+    for name in FORMATS:
+        module = parser_module(name)
+        if module is not None and getattr(module, "recognizes_markup", _reads_no_markup)(text):
+            return name, module
+    return None
+
+
+def _reads_no_markup(text: str) -> bool:
+    return False

@@ -11,7 +11,10 @@ Decisions a caller must know:
   `notApplicable` are not problems and are skipped.
 * Severity: a `security-severity` score (the result's property, else the rule's) sets
   `cvss_score` and picks the severity with the CodeQL bands; otherwise the level maps as
-  in the reference SDK (error high, warning medium, note low, none info).
+  in the reference SDK (error high, warning medium, note low, none info). Semgrep's and
+  bandit's JSON parsers read their rules to the same severity (one per rule, any format).
+* A result whose CWEs say hard-coded credential (798, 259, 321) keeps no snippet and its
+  message's quoted values are masked (`credentials.py`), as from the tools' JSON.
 * Paths: `file://` is dropped, then any prefix naming a base the log defines
   (`originalUriBaseIds`) or an invocation's working directory, so that
   `file:///home/ci/repo/app.py` run from `/home/ci/repo` is stored as `app.py`, as a
@@ -34,8 +37,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from findings.rules.fingerprint import sarif_fingerprint
-from findings.rules.severity import Severity, severity_from_codeql, severity_from_sarif_level
+from findings.rules.severity import (
+    Severity,
+    security_severity_score,
+    severity_from_codeql,
+    severity_from_sarif_level,
+)
 from ingest.parsers import shape
+from ingest.parsers.credentials import is_hard_coded_credential, mask_quoted
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "sarif"
@@ -221,6 +230,10 @@ def _finding(item: Any, path: str, run: _Run) -> ReportFinding | None:
     if baseline := _str(result.get("baselineState")):
         finding.metadata["baseline_state"] = baseline
     _locate(finding, result, path, run)
+    if is_hard_coded_credential(finding.cwe_ids):
+        # The line (and bandit's message) holds the credential: as the tools' JSON parsers.
+        finding.snippet = ""
+        finding.title = mask_quoted(finding.title)
     _fingerprints(finding, result, path)
     _suppression(finding, result, path)
     _code_flows(finding, result, path, run)
@@ -396,14 +409,9 @@ def _code_flows(finding: ReportFinding, result: dict, path: str, run: _Run) -> N
 
 
 def _score(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        score = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond floats
-        return None
-    # A score that is not a CVSS number is ignored, as the reference CodeQL parser does.
-    return score if 0.0 <= score <= 10.0 else None
+    # A score that is not a CVSS number is ignored, as the reference CodeQL parser does;
+    # the semgrep parser reads a rule's score with the same function (one severity per rule).
+    return security_severity_score(value)
 
 
 def _cwe_ids(tags: list[str], extra: Any) -> list[str]:

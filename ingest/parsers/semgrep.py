@@ -1,8 +1,13 @@
 """Semgrep's own JSON output (`semgrep --json`): `version`, `results[]`, `errors[]`.
 
 Each result is one finding: `check_id`, `path`, `start`/`end` {line, col} and `extra`
-{message, severity, metadata, lines, fingerprint, is_ignored}. Severity follows the
-reference SDK (`metadata.impact` first, then `extra.severity`).
+{message, severity, metadata, lines, fingerprint, is_ignored}.
+
+Severity: one per rule whether semgrep wrote JSON or SARIF (`severity_from_semgrep`): the
+rule's numeric `security-severity` (also kept as `cvss_score`, as SARIF does) else its
+severity word read as the SARIF level semgrep writes for it (CRITICAL/HIGH/ERROR high,
+MEDIUM/WARNING medium, LOW/INFO low). `metadata.impact`, which the reference SDK ranks
+first, is kept in metadata but decides nothing: semgrep's SARIF does not carry it.
 
 Fingerprint: semgrep's own `extra.fingerprint` survives a line move, so it is kept when it
 is a real hash (`<hex>_<n>`, n counting identical matches in one file); semgrep OSS may
@@ -16,8 +21,9 @@ from typing import Any
 
 from findings.rules.categories import FindingType
 from findings.rules.fingerprint import semgrep_fingerprint
-from findings.rules.severity import severity_from_semgrep
+from findings.rules.severity import security_severity_score, severity_from_semgrep
 from ingest.parsers import shape
+from ingest.parsers.credentials import is_hard_coded_credential
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "semgrep"
@@ -37,6 +43,7 @@ _KEPT_METADATA = (
     "confidence",
     "vulnerability_class",
     "bandit-code",
+    "security-severity",
 )
 _MAX_SCAN_ERRORS = 50
 
@@ -100,13 +107,15 @@ def _finding(item: Any, path: str, warnings: list[str]) -> ReportFinding:
         metadata["rule_url"] = rule_meta["source"]
 
     cwe_ids = _cwe_ids(rule_meta.get("cwe"), f"{path}.extra.metadata.cwe", warnings)
+    severity_word = _word(extra.get("severity"))
+    if severity_word:
+        metadata["rule_severity"] = severity_word
     return ReportFinding(
         rule_id=rule_id,
         title=_one_line(message),
         description=message.strip(),
-        severity=severity_from_semgrep(
-            _word(extra.get("severity")), _word(rule_meta.get("impact"))
-        ),
+        severity=severity_from_semgrep(severity_word, rule_meta.get("security-severity")),
+        cvss_score=security_severity_score(rule_meta.get("security-severity")),
         finding_type=FindingType.VULNERABILITY,
         fingerprint=semgrep_fingerprint(
             tool_fingerprint=tool_fingerprint,
@@ -129,12 +138,8 @@ def _finding(item: Any, path: str, warnings: list[str]) -> ReportFinding:
     )
 
 
-# Hard-coded credentials and passwords: the matched line holds the secret itself.
-_SECRET_CWES = frozenset({"CWE-798", "CWE-259", "CWE-321"})
-
-
 def _kept_snippet(snippet: str, cwe_ids: list[str]) -> str:
-    if snippet == _LOGIN_PLACEHOLDER or _SECRET_CWES.intersection(cwe_ids):
+    if snippet == _LOGIN_PLACEHOLDER or is_hard_coded_credential(cwe_ids):
         return ""  # no raw secret is ever stored
     return snippet
 

@@ -1,8 +1,8 @@
 """Strategies and seed documents shared by the property tests.
 
 The real reports come from the shared data folder exactly as the parser tests find them
-(`tests.ingest.parsers.test_detect`), so a missing folder or parser module skips here
-the same way it does there.
+(`tests.shared_data`), and a missing parser module skips here the same way it does in
+`tests.ingest.parsers.test_detect`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from tests.ingest.parsers.test_detect import DATA, FORMAT_OF_FOLDER, REPORTS
+from ingest.parsers import cyclonedx
+from tests.ingest.parsers.test_detect import FORMAT_OF_FOLDER, REPORTS
+from tests.shared_data import DATA
 
 __all__ = [
     "SWEEP",
     "REPORTS",
     "dump",
     "format_of",
+    "is_markup",
     "json_values",
     "load",
     "properties",
@@ -222,13 +225,21 @@ def raw_of(relative: str) -> bytes:
     return json.dumps(SEEDS[relative]).encode() if relative in SEEDS else _raw(relative)
 
 
+def is_markup(relative: str) -> bool:
+    return relative.endswith(".xml")
+
+
 def load(relative: str) -> tuple[Any, bool]:
     """A fresh decoded copy of a seed or real report, and whether it is JSON lines.
 
-    Decoding again each time is the cheap deep copy: the tests mutate what they get.
+    Decoding again each time is the cheap deep copy: the tests mutate what they get. An
+    XML report (CycloneDX) is given in the JSON shape its parser reads it into; the XML
+    itself is mutated by `test_parser_properties.TestMutatedXmlReports`.
     """
     if relative in SEEDS:
         return json.loads(json.dumps(SEEDS[relative])), False
+    if is_markup(relative):
+        return cyclonedx.xml_document(_raw(relative)), False
     text = _raw(relative).decode("utf-8")
     try:
         return json.loads(text), False

@@ -11,7 +11,9 @@ point at a target, and a well-formed fingerprint for every finding.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -29,9 +31,12 @@ from ingest.report import Report, ReportError, fingerprint_of
 from ingest.tasks import parse as ingest_parse
 from tests.ingest.parsers.test_detect import require_parser
 from tests.properties.strategies import (
+    AWKWARD,
     SWEEP,
+    TEXT,
     dump,
     format_of,
+    is_markup,
     json_values,
     load,
     properties,
@@ -273,6 +278,54 @@ class TestMutatedRealReports:
     @given(data=st.data())
     def test_a_large_report_with_parts_swapped_parses_or_is_refused(self, relative, data):
         check_swapped_parts(relative, data)
+
+
+# ---------------------------------------------------------------- XML reports, broken
+
+XML_SEEDS = [relative for relative in seeds() if is_markup(relative)]
+XML_ACTIONS = ("text", "attribute", "drop", "duplicate", "rename", "empty")
+
+
+def check_swapped_elements(relative: str, data: st.DataObject) -> None:
+    # Our own file, parsed by the test without the product's guard.
+    root = ET.fromstring(raw_of(relative))
+    tags = sorted({element.tag for element in root.iter()})
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3), label="mutations")):
+        parents = {child: parent for parent in root.iter() for child in parent}
+        element = data.draw(st.sampled_from([root, *parents]), label="element")
+        action = data.draw(st.sampled_from(XML_ACTIONS), label="action")
+        value = data.draw(TEXT | AWKWARD.map(str), label="value")
+        parent = parents.get(element)
+        if action == "text":
+            element.text = value
+        elif action == "attribute":
+            key = data.draw(st.sampled_from(["ref", "bom-ref", "type", "name", value or "x"]))
+            element.set(key, value)
+        elif action == "drop" and parent is not None:
+            parent.remove(element)
+        elif action == "duplicate" and parent is not None:
+            parent.append(copy.deepcopy(element))
+        elif action == "rename":
+            element.tag = data.draw(st.sampled_from(tags), label="tag")
+        elif action == "empty":
+            element.clear()
+    # As text: a value the serialiser cannot encode (a lone surrogate) still reaches us.
+    raw = ET.tostring(root, encoding="unicode")
+    parsed_or_refused(parse_report, raw)
+    parsed_or_refused(detect.parser_module("cyclonedx").parse, raw)
+    with contextlib.suppress(UnicodeEncodeError):
+        parsed_or_refused(parse_report, raw.encode())
+
+
+class TestMutatedXmlReports:
+    @pytest.mark.parametrize("relative", XML_SEEDS)
+    @properties(40)
+    @given(data=st.data())
+    def test_an_xml_report_with_elements_changed_parses_or_is_refused(self, relative, data):
+        check_swapped_elements(relative, data)
+
+    def test_the_real_xml_reports_are_among_the_seeds(self):
+        assert XML_SEEDS == ["cyclonedx/log4j.xml", "cyclonedx/valid-vulnerability-1.4.xml"]
 
 
 def shape_of(path: Path) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from agents.runtime.jobs import ScanRequest, execute_scan
 from agents.runtime.targets import PATH, Target
 from findings.rules.severity import Severity
 from tests.agents.runtime.fakes import SAMPLE_APP, shell_tool
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 needs_semgrep = pytest.mark.skipif(shutil.which("semgrep") is None, reason="semgrep not on PATH")
 

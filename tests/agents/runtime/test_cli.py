@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.agents.runtime.fakes import SAMPLE_APP, FakeServer, alive, fake_scanner, free_port
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 ROOT = Path(__file__).resolve().parents[3]
 INGEST = "/api/v1/agent/ingest/ris"

@@ -9,7 +9,7 @@ from agents.runtime.ris import to_ris
 from ingest.parsers import ris
 from ingest.parsers.detect import parse_report
 from ingest.report import ReportTarget, fingerprint_of
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 REPORTS = [
     "bandit/many_vulns.json",

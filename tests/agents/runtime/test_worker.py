@@ -12,7 +12,7 @@ from agents.runtime.adapters import SarifTool
 from agents.runtime.config import AgentConfig
 from agents.runtime.worker import Worker
 from tests.agents.runtime.fakes import SAMPLE_APP, FakeServer, alive, fake_scanner
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 COMMANDS = "/api/v1/agent/commands"
 INGEST = "/api/v1/agent/ingest/ris"

@@ -1,4 +1,10 @@
-"""The rules are shared with the agent program, which has no Django installed."""
+"""The shared rules and the parsers go with the agent program, which has no Django.
+
+Every module of `findings/rules/` and `ingest/parsers/`, and the report they build, is
+imported in a fresh interpreter (this test process has Django loaded by the test
+runner): none may bring in Django or a models module. New modules are covered as they
+are added.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGES = ("findings/rules", "ingest/parsers")
 
-MODULES = (
-    "findings.rules.severity",
-    "findings.rules.categories",
-    "findings.rules.fingerprint",
-    "findings.rules.assets",
+MODULES = ("ingest.report",) + tuple(
+    ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    for package in PACKAGES
+    for path in sorted((REPO_ROOT / package).glob("*.py"))
+    if path.name != "__init__.py"
 )
 
 PROBE = f"""
@@ -27,8 +34,12 @@ print("ok")
 """
 
 
-def test_the_rules_import_no_django_and_no_models():
-    # A fresh interpreter: this test process has Django loaded by the test runner.
+def test_the_probe_covers_the_rules_and_the_parsers():
+    assert "findings.rules.capabilities" in MODULES
+    assert "ingest.parsers.trufflehog3" in MODULES
+
+
+def test_the_rules_and_parsers_import_no_django_and_no_models():
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=REPO_ROOT,

@@ -8,6 +8,8 @@ from findings.rules.severity import (
     GITLEAKS_SEVERITY,
     Severity,
     normalize_severity,
+    security_severity_score,
+    semgrep_sarif_level,
     severity_from_codeql,
     severity_from_cvss,
     severity_from_sarif_level,
@@ -126,31 +128,52 @@ def test_sarif_levels_map_and_anything_else_is_medium(level, expected):
 
 
 class TestSemgrep:
-    @pytest.mark.parametrize(
-        ("impact", "expected"), [("HIGH", CRIT), ("MEDIUM", MED), ("LOW", LOW)]
-    )
-    def test_impact_wins_over_the_severity(self, impact, expected):
-        assert severity_from_semgrep("INFO", impact) is expected
-        assert severity_from_semgrep("ERROR", impact.lower()) is expected
+    """One severity per rule whether semgrep wrote JSON or SARIF: the JSON word is read as
+    the level semgrep's SARIF writes for it (tests/ingest/parsers/test_same_rule_same_severity.py
+    checks it on real outputs of both)."""
 
     @pytest.mark.parametrize(
-        ("severity", "expected"), [("ERROR", HIGH), ("WARNING", MED), ("INFO", INFO)]
+        ("severity", "level", "expected"),
+        [
+            ("CRITICAL", "error", HIGH),
+            ("HIGH", "error", HIGH),
+            ("ERROR", "error", HIGH),
+            ("MEDIUM", "warning", MED),
+            ("WARNING", "warning", MED),
+            ("LOW", "note", LOW),
+            ("INFO", "note", LOW),
+        ],
     )
-    def test_without_impact_the_severity_decides(self, severity, expected):
-        assert severity_from_semgrep(severity) is expected
+    def test_each_word_is_the_severity_of_the_sarif_level_semgrep_writes_for_it(
+        self, severity, level, expected
+    ):
+        assert semgrep_sarif_level(severity) == level
+        assert severity_from_semgrep(severity) is severity_from_sarif_level(level) is expected
         assert severity_from_semgrep(severity.lower(), None) is expected
 
-    def test_an_unknown_impact_falls_back_to_the_severity(self):
-        assert severity_from_semgrep("ERROR", "CATASTROPHIC") is HIGH
+    def test_a_security_severity_word_is_no_score_and_the_rule_severity_decides(self):
+        # GitLab's rules write words there ("HIGH"); semgrep's SARIF copies them, and the
+        # SARIF parser ignores what is not a number, so the JSON does too. (The impact is
+        # not read at all: tests/ingest/parsers/test_semgrep.py.)
+        assert severity_from_semgrep("INFO", "HIGH") is LOW
+        assert severity_from_semgrep("ERROR", "LOW") is HIGH
 
-    def test_newer_semgrep_severity_words_are_understood(self):
-        assert severity_from_semgrep("CRITICAL") is CRIT
-        assert severity_from_semgrep("HIGH") is HIGH
-        assert severity_from_semgrep("LOW") is LOW
+    @pytest.mark.parametrize(
+        ("score", "expected"), [("9.1", CRIT), (7.5, HIGH), ("4.0", MED), ("0.5", LOW)]
+    )
+    def test_a_numeric_security_severity_picks_the_codeql_band_as_in_sarif(self, score, expected):
+        assert severity_from_semgrep("INFO", score) is expected
+        assert severity_from_semgrep("INFO", score) is severity_from_codeql(score, "note")
 
-    def test_anything_unrecognised_is_info_as_in_the_sdk(self):
-        assert severity_from_semgrep(None) is INFO
-        assert severity_from_semgrep("EXPERIMENT") is INFO
+    @pytest.mark.parametrize("score", ["HIGH", "NaN", "11", -1, True, None, [], "1e400"])
+    def test_a_security_severity_that_is_no_score_leaves_the_word_to_decide(self, score):
+        assert security_severity_score(score) is None
+        assert severity_from_semgrep("ERROR", score) is HIGH
+
+    def test_a_word_semgrep_has_no_level_for_is_medium_as_a_sarif_rule_without_level(self):
+        assert semgrep_sarif_level("EXPERIMENT") == "warning"
+        assert severity_from_semgrep("EXPERIMENT") is MED
+        assert severity_from_semgrep(None) is MED
 
 
 class TestCodeQL:

@@ -10,7 +10,7 @@ from findings.rules.fingerprint import sast_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import bandit
 from ingest.report import ReportError, fingerprint_of
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 FILES = DATA / "bandit"
 
@@ -123,10 +123,10 @@ def test_newer_bandit_cwe_and_columns_are_read():
     assert finding.severity is Severity.HIGH
 
 
-def test_undefined_severity_is_info_and_undefined_confidence_has_no_score():
+def test_undefined_severity_is_medium_as_in_bandits_sarif_and_undefined_confidence_has_no_score():
     document = {"results": [result(issue_severity="UNDEFINED", issue_confidence="UNDEFINED")]}
     [finding] = bandit.parse(json.dumps(document)).findings
-    assert finding.severity is Severity.INFO
+    assert finding.severity is Severity.MEDIUM
     assert finding.confidence is None
 
 

@@ -10,7 +10,7 @@ from findings.rules.fingerprint import misconfig_fingerprint, secret_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import checkov
 from ingest.report import ReportError, fingerprint_of
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 FILES = DATA / "checkov"
 

@@ -9,7 +9,7 @@ import pytest
 from findings.rules.severity import Severity
 from ingest.parsers import cyclonedx
 from ingest.report import ReportError, fingerprint_of
-from tests.ingest.parsers.test_detect import DATA, read
+from tests.shared_data import DATA, read
 
 
 def parse_file(name: str):
@@ -47,8 +47,14 @@ GRAPH = [
 
 
 class TestSharedFiles:
-    def test_every_cyclonedx_file_is_counted_here(self):
-        assert {p.name for p in (DATA / "cyclonedx").iterdir()} == {"jake2.json", "log4j.json"}
+    def test_every_cyclonedx_file_is_counted_here_or_in_the_xml_tests(self):
+        # The XML ones: tests/ingest/parsers/test_cyclonedx_xml.py.
+        assert {p.name for p in (DATA / "cyclonedx").iterdir()} == {
+            "jake2.json",
+            "log4j.json",
+            "log4j.xml",
+            "valid-vulnerability-1.4.xml",
+        }
 
 
 class TestJake:

@@ -9,7 +9,7 @@ from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import detect_secrets
 from ingest.report import ReportError
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 FILES = DATA / "detect_secrets"
 

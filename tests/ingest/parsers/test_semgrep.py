@@ -10,7 +10,7 @@ from findings.rules.fingerprint import sast_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import semgrep
 from ingest.report import ReportError, fingerprint_of
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 FILES = DATA / "semgrep"
 
@@ -109,11 +109,13 @@ def test_many_vulns_first_finding_is_the_tempfile_flush_rule():
     assert finding.cwe_ids == []
 
 
-def test_rule_metadata_impact_outranks_the_severity_word():
+def test_the_severity_word_decides_and_the_impact_is_only_kept():
     report = parse("close_old_findings_report_line31.json")
     [finding] = report.findings
-    # extra.severity is ERROR (high) but metadata.impact is MEDIUM, as the SDK reads it.
-    assert finding.severity is Severity.MEDIUM
+    # extra.severity is ERROR and metadata.impact MEDIUM: semgrep's SARIF would say
+    # `error` with no impact, so the word decides here too (one severity per rule).
+    assert finding.severity is Severity.HIGH
+    assert finding.metadata["rule_severity"] == "ERROR"
     assert finding.rule_id.endswith("dangerous-subprocess-use-tainted-env-args")
     assert (finding.file_path, finding.start_line) == ("sample/brute.py", 31)
     assert finding.cwe_ids == ["CWE-78"]
@@ -167,7 +169,19 @@ def test_login_placeholders_are_not_kept_as_snippets():
     }
     [finding] = semgrep.parse(json.dumps(document)).findings
     assert finding.snippet == ""
-    assert finding.severity is Severity.INFO
+    assert finding.severity is Severity.LOW  # INFO is semgrep's older name for LOW
+
+
+def test_a_numeric_security_severity_sets_the_score_and_the_severity_as_sarif_does():
+    result = {
+        "check_id": "r",
+        "path": "a.py",
+        "start": {"line": 1},
+        "extra": {"message": "m", "severity": "INFO", "metadata": {"security-severity": "9.1"}},
+    }
+    [finding] = semgrep.parse(json.dumps({"results": [result], "errors": []})).findings
+    assert (finding.severity, finding.cvss_score) == (Severity.CRITICAL, 9.1)
+    assert finding.metadata["security-severity"] == "9.1"
 
 
 def test_an_unreadable_cwe_is_a_warning_not_a_rejection():

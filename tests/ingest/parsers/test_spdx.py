@@ -6,7 +6,7 @@ import pytest
 
 from ingest.parsers import spdx
 from ingest.report import ReportError
-from tests.ingest.parsers.test_detect import DATA, read
+from tests.shared_data import DATA, read
 
 PACKAGE_COUNTS = {"spdx_many_vuln.json": 4, "spdx_one_vuln.json": 3}
 

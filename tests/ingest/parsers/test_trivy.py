@@ -14,7 +14,7 @@ from findings.rules.fingerprint import (
 from findings.rules.severity import Severity
 from ingest.parsers import trivy
 from ingest.report import ReportError
-from tests.ingest.parsers.test_detect import DATA
+from tests.shared_data import DATA
 
 FILES = DATA / "trivy"
 

@@ -10,7 +10,7 @@ from findings.rules.categories import FindingType
 from findings.rules.severity import Severity
 from ingest.parsers import trufflehog
 from ingest.report import ReportError, fingerprint_of
-from tests.ingest.parsers.test_detect import DATA, read
+from tests.shared_data import DATA, read
 
 AWS_KEY = "AKIAYVP4CIPPERUVIFXG"
 
