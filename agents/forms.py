@@ -20,7 +20,10 @@ class AgentForm(forms.Form):
     name = forms.CharField(max_length=200)
     type = forms.ChoiceField(choices=AgentType.choices, initial=AgentType.WORKER)
     tools = forms.CharField(required=False, help_text="Comma-separated, e.g. bandit, semgrep")
-    capabilities = forms.CharField(required=False, help_text="e.g. sast, secrets")
+    capabilities = forms.CharField(
+        required=False,
+        help_text="e.g. sast, secrets; left empty, those its tools give (bandit: sast)",
+    )
     labels = forms.CharField(required=False, help_text="e.g. region=eu, pool=ci")
     max_concurrent_jobs = forms.IntegerField(min_value=1, max_value=1000, initial=2)
 

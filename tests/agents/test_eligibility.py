@@ -139,6 +139,13 @@ class ScansRequireTheCapabilityOfTheirTool(TestCase):
         (command,) = Command.objects.filter(scan_session__in=run.sessions)
         self.assertEqual(Requirements.of(command), command_requirements(scan, "nuclei"))
 
+    def test_an_agent_registered_with_tools_alone_has_what_its_tools_give(self):
+        agent, key = agent_create(tenant=self.tenant, name="dast-box", tools=["nuclei"])
+        self.assertEqual(agent.capabilities, ["dast"])
+        Agent.objects.filter(pk=agent.pk).update(health="online")
+        self.trigger()
+        self.assertEqual(polled_types(key), ["scan"])
+
     def test_a_tool_without_a_category_needs_only_itself(self):
         needs = Requirements.for_scan(tool="httpx")
         self.assertEqual((needs.capabilities, needs.tools), ((), ("httpx",)))
