@@ -47,6 +47,8 @@ AGENT_EXAMPLE = {
     "health": "online",
     "capabilities": ["sast", "secrets"],
     "tools": ["bandit", "semgrep"],
+    "reported_capabilities": ["sast", "secrets"],
+    "reported_tools": ["bandit", "gitleaks", "semgrep"],
     "labels": {"region": "eu"},
     "max_concurrent_jobs": 4,
     "version": "1.4.0",
