@@ -21,6 +21,10 @@ from findings.models import (
 from rediverio.models import Tenant
 
 ONE_DAY = timedelta(days=1)
+# The days a date filter may name. The database and Python agree on nothing past year
+# 9999 (9999-12-31 plus a day overflows); no finding was seen before 1970 or after 2100.
+FILTER_EARLIEST = date(1970, 1, 1)
+FILTER_LATEST = date(2100, 12, 31)
 
 
 def open_findings_by_severity(*, tenant: Tenant) -> dict[str, int]:
@@ -95,6 +99,12 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def _clamped(day: date) -> date:
+    # The form refuses days outside the range; other callers get the nearest one rather
+    # than an OverflowError (a 500) from `day + ONE_DAY`.
+    return min(max(day, FILTER_EARLIEST), FILTER_LATEST)
+
+
 def findings_filtered(*, tenant: Tenant, filters: FindingFilters) -> FindingQuerySet:
     findings = Finding.objects.for_tenant(tenant)
     f = filters
@@ -112,13 +122,15 @@ def findings_filtered(*, tenant: Tenant, filters: FindingFilters) -> FindingQuer
         findings = findings.filter(last_scan_session_id=f.session_id)
     # Date ranges are whole UTC days, both ends included.
     if f.first_seen_from:
-        findings = findings.filter(first_seen_at__gte=_day_start(f.first_seen_from))
+        findings = findings.filter(first_seen_at__gte=_day_start(_clamped(f.first_seen_from)))
     if f.first_seen_to:
-        findings = findings.filter(first_seen_at__lt=_day_start(f.first_seen_to + ONE_DAY))
+        findings = findings.filter(
+            first_seen_at__lt=_day_start(_clamped(f.first_seen_to) + ONE_DAY)
+        )
     if f.last_seen_from:
-        findings = findings.filter(last_seen_at__gte=_day_start(f.last_seen_from))
+        findings = findings.filter(last_seen_at__gte=_day_start(_clamped(f.last_seen_from)))
     if f.last_seen_to:
-        findings = findings.filter(last_seen_at__lt=_day_start(f.last_seen_to + ONE_DAY))
+        findings = findings.filter(last_seen_at__lt=_day_start(_clamped(f.last_seen_to) + ONE_DAY))
     if f.text:
         findings = findings.filter(
             Q(title__icontains=f.text)
@@ -148,8 +160,10 @@ def decode_cursor(cursor: str, sort: str) -> tuple[datetime | str, UUID]:
         moment = datetime.fromisoformat(key)
         if moment.tzinfo is None:
             raise ValueError("naive timestamp")
-        return moment, UUID(pk)
-    except (KeyError, ValueError) as exc:
+        # In UTC here: `0001-01-01T00:00+01:00` is before year 1 there and would
+        # overflow in the database adapter instead.
+        return moment.astimezone(UTC), UUID(pk)
+    except (KeyError, ValueError, OverflowError) as exc:
         raise BadCursor(f"not a cursor for this sort: {cursor!r}") from exc
 
 

@@ -108,7 +108,13 @@ class EncodedJSONParser(BaseParser):
             return {}
         # Plain json, NUL characters kept: the serializers of these calls refuse them by
         # field (reports, which store them as U+FFFD, read their bodies themselves).
+        # NaN and ±Infinity refused, as DRF's own JSON parser does: Python's json reads
+        # them, but no JSON column can hold them (a 500 when the row is saved).
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ApiError(400, "INVALID_BODY", f"JSON parse error: {exc}") from exc
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")

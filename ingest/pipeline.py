@@ -41,6 +41,7 @@ from findings.models import (
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from findings.rules.categories import source_category_for_tool
 from findings.stats import assets_refresh_stats
+from ingest.boundary import bound_report
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
 from rediverio.lib.db import execute_server_bound
 from rediverio.lib.ids import uuid7
@@ -135,6 +136,9 @@ def ingest_report(
     to `default_target` (the caller's `asset`, or the target of the scan session it
     answers), else to an asset of this ingest alone (see `default_target_for`)."""
     now = now or timezone.now()
+    # Every value made to fit its column first: from here on nothing the report holds
+    # can make the database refuse the transaction (a 500 for the agent).
+    bound_report(report)
     result = IngestResult(errors=list(report.warnings))
     targets = list(report.targets)
     named = bool(targets)

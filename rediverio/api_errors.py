@@ -13,6 +13,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from rediverio.logs import current_request_id
+
 _CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "VALIDATION_ERROR",
     exceptions.ParseError: "INVALID_BODY",
@@ -109,6 +111,23 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         return JsonResponse(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     message = str(exception) if exception else "Bad request."
     return JsonResponse(error_body("BAD_REQUEST", message), status=status.HTTP_400_BAD_REQUEST)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 page (handler500) in the API's error shape for /api/ paths, so an
+    agent or a script reads `{"error": …}` rather than an HTML page; people keep the
+    page. Unhandled exceptions still reach it through Django (DRF re-raises them), so
+    they are logged with their traceback first. The request id lets an operator find
+    that log entry; nothing of the exception is shown."""
+    if not request.path.startswith("/api/"):
+        return defaults.server_error(request)
+    request_id = getattr(request, "request_id", "") or current_request_id()
+    body = error_body(
+        "INTERNAL_ERROR",
+        "The server failed to answer this request; it has been logged.",
+        {"request_id": request_id} if request_id else {},
+    )
+    return JsonResponse(body, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 def refuse_null_characters(query: Any) -> None:

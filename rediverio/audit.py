@@ -119,6 +119,30 @@ class AuditFilters:
     target: str = ""  # a target's id
 
 
+class AuditFilterInvalid(ValueError):
+    """A filter the log cannot be searched by; `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# The filters' query parameters and their columns' sizes (AuditEvent.action,
+# actor_name, target_id): a longer value cannot match, and is cut as before.
+_FILTER_SIZES = {"action": 64, "actor": 150, "target": 64}
+
+
+def audit_filters_from(query: Mapping[str, str]) -> AuditFilters:
+    """The filters of a query string. A NUL character, which PostgreSQL text cannot
+    hold (the lookup would fail in the database: a 500), is refused naming its field."""
+    values = {name: str(query.get(name, ""))[:size] for name, size in _FILTER_SIZES.items()}
+    for name, value in values.items():
+        if "\x00" in value:
+            raise AuditFilterInvalid(name, "null characters are not allowed")
+    return AuditFilters(**values)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditPage:
     events: list[AuditEvent]

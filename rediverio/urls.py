@@ -35,6 +35,7 @@ urlpatterns = [
 
 handler400 = "rediverio.api_errors.bad_request"
 handler404 = "rediverio.views.not_found"
+handler500 = "rediverio.api_errors.server_error"
 
 admin.site.site_header = "Rediverio operations"
 admin.site.site_title = "Rediverio admin"

@@ -18,7 +18,13 @@ from django.views.decorators.http import require_POST
 from agents.selectors import agents_by_health
 from findings.selectors import asset_count, new_and_fixed_by_day, open_findings_by_severity
 from rediverio.api_errors import error_body
-from rediverio.audit import AuditFilters, audit_actors, audit_event_lines, audit_events_page
+from rediverio.audit import (
+    AuditFilterInvalid,
+    audit_actors,
+    audit_event_lines,
+    audit_events_page,
+    audit_filters_from,
+)
 from rediverio.http import role_required, team_required
 from rediverio.middleware import SESSION_TENANT_KEY
 from rediverio.models import AuditAction, Role
@@ -97,11 +103,10 @@ def _target_url(event) -> str:
 def audit_log(request: HttpRequest) -> HttpResponse:
     """Who did what, when: the team's admins read the user actions on scans, agents
     and findings, newest first, filtered by action, person or target."""
-    filters = AuditFilters(
-        action=request.GET.get("action", "")[:64],
-        actor=request.GET.get("actor", "")[:150],
-        target=request.GET.get("target", "")[:64],
-    )
+    try:
+        filters = audit_filters_from(request.GET)
+    except AuditFilterInvalid as exc:
+        return HttpResponseBadRequest(f"“{exc.field}”: {exc.message}.")
     try:
         page = audit_events_page(
             tenant=request.tenant, filters=filters, after=request.GET.get("after", "")

@@ -19,11 +19,15 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 SCHEDULE_TYPES = ("manual", "daily", "weekly", "monthly", "crontab")
+# The column's size (Scan.schedule_timezone); the longest IANA name is about 32.
+TIMEZONE_MAX_LENGTH = 64
+CRON_MAX_LENGTH = 120  # Scan.schedule_cron
 
 
 class ScheduleError(ValueError):
@@ -59,12 +63,21 @@ class Schedule:
             )
         if self.type == "crontab":
             expression = self.cron.strip()
+            if len(expression) > CRON_MAX_LENGTH:
+                raise ScheduleError("schedule_cron", f"is longer than {CRON_MAX_LENGTH} characters")
             if len(expression.split()) != 5:
                 raise ScheduleError(
                     "schedule_cron", "use five fields: minute hour day month weekday"
                 )
             try:
-                croniter(expression)
+                # A well-formed expression may still name a date that never comes
+                # (`0 0 31 2 *`): asking for its next run is the only sure test, and
+                # croniter gives up on it quickly (CroniterBadDateError).
+                croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+            except CroniterBadDateError as exc:
+                raise ScheduleError(
+                    "schedule_cron", f"{expression!r} never runs (no date matches it)"
+                ) from exc
             except (CroniterBadCronError, ValueError, KeyError) as exc:
                 raise ScheduleError("schedule_cron", f"{expression!r} is not valid: {exc}") from exc
         return self
@@ -111,10 +124,25 @@ class Schedule:
 
 
 def zone(name: str) -> ZoneInfo:
+    """The zone named `name`, which must be one of the IANA names: ZoneInfo() alone
+    opens whatever path it is given, so a tzdata directory (`America`) or a very long
+    name failed with an OSError (a 500) instead of this field error."""
+    if not isinstance(name, str) or not name:
+        raise ScheduleError("schedule_timezone", "is required")
+    if len(name) > TIMEZONE_MAX_LENGTH:
+        raise ScheduleError("schedule_timezone", f"is longer than {TIMEZONE_MAX_LENGTH} characters")
+    if name not in _zone_names():
+        raise ScheduleError("schedule_timezone", f"{name!r} is not a time zone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ScheduleError("schedule_timezone", f"{name!r} is not a time zone") from exc
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    # Reading the tzdata listing walks the package: once per process.
+    return frozenset(available_timezones())
 
 
 def _at(day: date, at: time, tz: ZoneInfo) -> datetime:

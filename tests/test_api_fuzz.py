@@ -15,6 +15,7 @@ examples after it).
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ from tests.factories import (
     ScanSessionFactory,
     TenantFactory,
 )
+from tests.properties.strategies import BOUNDARY
 
 CHECKS = [
     not_a_server_error,
@@ -132,6 +134,46 @@ def filter_case(context, case) -> bool:
         return True
     reads_json = any(body.media_type == "application/json" for body in case.operation.body)
     return not reads_json or case.media_type in (None, "application/json")
+
+
+# The validation boundary's values (issue #13), which the fuzzer seldom draws on its
+# own: NaN and infinities (sent as bare `NaN`/`Infinity`, which Python's json reads),
+# integers past a database column, a time in year 9999, a cron that never fires, a
+# tzdata directory and a 5,000-character zone.
+BOUNDARY_VALUES = [
+    *BOUNDARY,
+    2**31,
+    "9999-12-31",
+    "0 0 31 2 *",
+    "America",
+    "x" * 5000,
+]
+
+_FINITE = [v if not isinstance(v, float) or math.isfinite(v) else str(v) for v in BOUNDARY_VALUES]
+
+
+@schema.hook
+def flatmap_body(context, body):
+    """Also the generated body with one of its fields set to a boundary value."""
+    if not isinstance(body, dict) or not body:
+        return st.just(body)
+    # NaN and infinities only as text here: the transport (requests) refuses to encode
+    # them; `WhatTheFuzzerFound` sends them as JSON literals.
+    swapped = st.tuples(st.sampled_from(sorted(body)), st.sampled_from(_FINITE)).map(
+        lambda change: {**body, change[0]: change[1]}
+    )
+    return st.one_of(st.just(body), swapped)
+
+
+@schema.hook
+def flatmap_query(context, query):
+    """Also the generated query with one parameter set to a boundary value."""
+    if not isinstance(query, dict) or not query:
+        return st.just(query)
+    swapped = st.tuples(
+        st.sampled_from(sorted(query)), st.sampled_from([str(v) for v in BOUNDARY_VALUES])
+    ).map(lambda change: {**query, change[0]: change[1]})
+    return st.one_of(st.just(query), swapped)
 
 
 def _real_id(name: str):
@@ -330,3 +372,32 @@ class WhatTheFuzzerFound(TestCase):
         )
         self.assertEqual(many.status_code, 400)
         self.assertEqual(many.json()["error"]["code"], "BAD_REQUEST")
+
+    def test_nan_and_infinity_literals_in_json_bodies_are_never_a_500(self):
+        """The bare literals Python's json reads (and the fuzzer's transport cannot
+        send): refused naming the field, or stored as null with a note — never a 500."""
+        self.user.raise_request_exception = False
+        self.agent_api.raise_request_exception = False
+        scan = f"/api/v1/scans/{self.scan.pk}"
+        profile = f"/api/v1/scan-profiles/{self.profile.pk}"
+        complete = f"/api/v1/agent/commands/{self.command.pk}/complete"
+        cases = [
+            (self.user.patch, scan, '{"scanner_config": {"a": NaN}}'),
+            (self.user.patch, scan, '{"schedule_day": Infinity}'),
+            (self.user.patch, profile, '{"tools_config": {"semgrep": {"options": {"a": NaN}}}}'),
+            (self.user.post, "/api/v1/scans/schedule-preview", '{"schedule_type": NaN}'),
+            (self.agent_api.post, "/api/v1/agent/heartbeat", '{"active_jobs": NaN}'),
+            (self.agent_api.post, "/api/v1/agent/heartbeat", '{"cpu_percent": Infinity}'),
+            (self.agent_api.post, complete, '{"result": {"x": -Infinity}}'),
+            (
+                self.agent_api.post,
+                "/api/v1/agent/ingest",
+                json.dumps(FLAT_REPORT)
+                .replace('"start_line": 3', '"start_line": 3, "a": NaN')
+                .replace('"tool_version": "1.0.0"', '"tool_version": "1.0.0", "x": Infinity'),
+            ),
+        ]
+        for method, url, body in cases:
+            with self.subTest(url=url, body=body[:60]):
+                response = method(url, body, content_type="application/json")
+                self.assertLess(response.status_code, 500, response.content)

@@ -7,6 +7,7 @@ from uuid import UUID
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -18,6 +19,8 @@ from findings.lifecycle import triage_targets
 from findings.models import Finding, FindingStatus, Severity, SourceCategory
 from findings.selectors import (
     DEFAULT_SORT,
+    FILTER_EARLIEST,
+    FILTER_LATEST,
     SORTS,
     BadCursor,
     FindingFilters,
@@ -71,6 +74,16 @@ class UUIDListField(forms.Field):
             raise ValidationError("Not a finding id.", code="invalid") from exc
 
 
+def _date_filter() -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        widget=forms.DateInput(
+            {"type": "date", "min": FILTER_EARLIEST.isoformat(), "max": FILTER_LATEST.isoformat()}
+        ),
+        validators=[MinValueValidator(FILTER_EARLIEST), MaxValueValidator(FILTER_LATEST)],
+    )
+
+
 class FindingFilterForm(forms.Form):
     severity = forms.MultipleChoiceField(
         choices=Severity.choices, required=False, widget=forms.CheckboxSelectMultiple
@@ -84,10 +97,10 @@ class FindingFilterForm(forms.Form):
     )
     asset = forms.UUIDField(required=False)  # the <select> is drawn by the template
     session = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    first_seen_from = forms.DateField(required=False, widget=forms.DateInput({"type": "date"}))
-    first_seen_to = forms.DateField(required=False, widget=forms.DateInput({"type": "date"}))
-    last_seen_from = forms.DateField(required=False, widget=forms.DateInput({"type": "date"}))
-    last_seen_to = forms.DateField(required=False, widget=forms.DateInput({"type": "date"}))
+    first_seen_from = _date_filter()
+    first_seen_to = _date_filter()
+    last_seen_from = _date_filter()
+    last_seen_to = _date_filter()
     q = forms.CharField(required=False, max_length=200, strip=True)
     sort = forms.ChoiceField(
         choices=[(k, s.label) for k, s in SORTS.items()], required=False, initial=DEFAULT_SORT

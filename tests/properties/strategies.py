@@ -8,6 +8,7 @@ The real reports come from the shared data folder exactly as the parser tests fi
 from __future__ import annotations
 
 import json
+import math
 import os
 from functools import cache
 from typing import Any
@@ -20,6 +21,7 @@ from tests.ingest.parsers.test_detect import FORMAT_OF_FOLDER, REPORTS
 from tests.shared_data import DATA
 
 __all__ = [
+    "BOUNDARY",
     "SWEEP",
     "REPORTS",
     "dump",
@@ -275,8 +277,23 @@ def _vocabulary() -> tuple[str, ...]:
 
 # Values that pass a parser's type check yet break naive handling: blank text, digits
 # `int()` refuses ("²"), integers beyond any float, lone surrogates (JSON "\\ud800"),
-# negative indexes. `SWEEP` is the short list tried at every place of every report.
+# negative indexes; and those beyond a column's range, which the validation boundary
+# (ingest/boundary.py) must make fit: NaN and infinities (Python's json reads and
+# writes them as bare `NaN`/`Infinity`), a line of 2**40, a confidence of 70,000, a
+# score of 1e300, times in year 9999 or before year 1 in UTC. `SWEEP` is the short
+# list tried at every place of every report.
+BOUNDARY: list[Any] = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    2**40,
+    70_000,
+    1e300,
+    "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00+14:00",
+]
 SWEEP: list[Any] = [
+    *BOUNDARY,
     "",
     " ",
     " \t\n ",

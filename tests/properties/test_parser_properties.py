@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from findings.rules.fingerprint import is_well_formed_fingerprint
 from findings.rules.severity import Severity
+from ingest import boundary
+from ingest.boundary import bound_report
 from ingest.parsers import detect, shape
 from ingest.parsers.detect import FORMATS, decode_json_lines, detect_format, parse_report
 from ingest.report import Report, ReportError, fingerprint_of
@@ -71,6 +73,26 @@ def assert_storable(report: Report) -> None:
     for finding in report.findings:
         assert isinstance(finding.severity, Severity)
         assert is_well_formed_fingerprint(fingerprint_of(finding))
+    assert_bounded(bound_report(report))
+
+
+def assert_bounded(report: Report) -> None:
+    """What passed the validation boundary fits the columns it is stored in."""
+    for finding in report.findings:
+        for name in boundary.LINE_FIELDS:
+            value = getattr(finding, name)
+            assert value is None or 0 <= value <= boundary.INTEGER_MAX, (name, value)
+        assert finding.confidence is None or 0 <= finding.confidence <= 100
+        assert finding.cvss_score is None or 0 <= finding.cvss_score <= 10
+        assert finding.epss_score is None or 0 <= finding.epss_score <= 1
+        json.dumps(finding.metadata, allow_nan=False)  # JSONB refuses NaN and Infinity
+    json.dumps(
+        [report.metadata, report.branch, [t.metadata for t in report.targets]], allow_nan=False
+    )
+    for moment in (report.started_at, report.finished_at):
+        assert moment is None or boundary.EARLIEST <= moment < boundary.LATEST
+    if report.started_at and report.finished_at:
+        assert report.started_at <= report.finished_at
 
 
 def module_for(format: str):

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from unittest import mock
+
+from django.core.cache import cache
 from django.test import TestCase
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from rediverio.api_errors import ApiError
+from scans.schedules import Schedule
+from tests.factories import MembershipFactory, TenantFactory
 
 
 class _Finding(serializers.Serializer):
@@ -67,3 +72,37 @@ class ErrorShape(TestCase):
         response = _Private.as_view()(factory.get("/"))
         self.assertIn(response.status_code, (401, 403))
         self.assertEqual(set(response.data["error"]), {"code", "message", "details"})
+
+
+class UnhandledErrors(TestCase):
+    """A bug in an API view answers in the error shape; the dashboard keeps its page."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.tenant = TenantFactory(plan="team")
+        cls.member = MembershipFactory(tenant=cls.tenant, role="member").user
+
+    def setUp(self):
+        cache.clear()
+        self.client.force_login(self.member)
+        self.client.raise_request_exception = False  # as in production: no re-raise
+
+    def test_an_exception_in_an_api_view_is_a_500_in_the_error_shape_with_the_request_id(self):
+        with mock.patch.object(Schedule, "upcoming", side_effect=RuntimeError("a bug")):
+            response = self.client.post(
+                "/api/v1/scans/schedule-preview",
+                {"schedule_type": "daily", "schedule_time": "09:00"},
+                content_type="application/json",
+            )
+        self.assertEqual(response.status_code, 500)
+        self.assertEqual(response["Content-Type"], "application/json")
+        error = response.json()["error"]
+        self.assertEqual(error["code"], "INTERNAL_ERROR")
+        self.assertNotIn("a bug", error["message"])  # nothing of the exception leaks
+        self.assertEqual(error["details"]["request_id"], response["X-Request-ID"])
+
+    def test_an_exception_on_a_dashboard_page_keeps_the_html_500_page(self):
+        with mock.patch("findings.views.pages.findings_page", side_effect=RuntimeError):
+            response = self.client.get("/findings/")
+        self.assertEqual(response.status_code, 500)
+        self.assertIn("text/html", response["Content-Type"])

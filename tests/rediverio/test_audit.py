@@ -244,6 +244,15 @@ class TheAuditLogPage(TestCase):
         self.assertIsNone(older.context["next_cursor"])
         self.assertEqual(len(first), len(second))
 
+    def test_a_null_character_in_a_filter_is_a_400_naming_the_filter(self):
+        self.client.force_login(self.admin)
+        self.client.raise_request_exception = False  # a 500 must show as one
+        for name in ("action", "actor", "target"):
+            with self.subTest(name=name):
+                response = self.client.get("/audit/", {name: "scan\x00"})
+                self.assertEqual(response.status_code, 400)
+                self.assertIn(name, response.content.decode())
+
     def test_a_mangled_cursor_is_a_400(self):
         self.client.force_login(self.admin)
         for cursor in ("nope", "1~nope", f"{'9' * 40}~{self.event().id}"):

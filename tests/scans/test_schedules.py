@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time
 
 import pytest
+from django.core.cache import cache
+from django.test import TestCase
+from rest_framework.test import APIClient
 
+from scans.forms import ScheduleForm
+from scans.models import Scan
 from scans.schedules import Schedule, ScheduleError
+from tests.factories import AssetFactory, MembershipFactory, TenantFactory
 
 
 def utc(*args) -> datetime:
@@ -114,3 +121,96 @@ class TestManualAndValidation:
     def test_it_needs_an_aware_moment(self):
         with pytest.raises(ValueError, match="aware"):
             Schedule("daily", time=time(1, 0)).next_after(datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+class TestSchedulesThatCanNeverRun:
+    """Schedule.validate is the one place the API, the wizard and the preview ask."""
+
+    @pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4 *"])
+    def test_a_cron_naming_a_date_that_never_comes_is_refused(self, cron):
+        with pytest.raises(ScheduleError) as error:
+            Schedule("crontab", cron=cron).validate()
+        assert error.value.field == "schedule_cron"
+        assert "never runs" in error.value.message
+
+    def test_a_cron_for_the_29th_of_february_is_rare_but_runs(self):
+        leap = Schedule("crontab", cron="0 0 29 2 *")
+        assert leap.next_after(utc(2026, 3, 1)) == utc(2028, 2, 29)
+
+    @pytest.mark.parametrize(
+        "name", ["America", "Europe", "Etc", "", "x" * 5000, "../../etc/passwd", "Europe/"]
+    )
+    def test_a_zone_must_be_one_of_the_iana_names(self, name):
+        with pytest.raises(ScheduleError) as error:
+            Schedule("daily", time=time(1, 0), timezone=name).validate()
+        assert error.value.field == "schedule_timezone"
+
+    def test_a_cron_longer_than_its_column_is_refused(self):
+        with pytest.raises(ScheduleError) as error:
+            Schedule("crontab", cron="0 0 * * " + "1," * 100 + "2").validate()
+        assert error.value.field == "schedule_cron"
+
+
+class SchedulesThatCanNeverRunOverHttp(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.tenant = TenantFactory(plan="team")
+        cls.member = MembershipFactory(tenant=cls.tenant, role="member").user
+        cls.repo = AssetFactory(tenant=cls.tenant)
+
+    def setUp(self):
+        cache.clear()
+        self.api = APIClient()
+        self.api.force_login(self.member)
+        self.api.raise_request_exception = False  # a 500 must show as one
+
+    def assert_400_naming(self, response, field: str) -> None:
+        self.assertEqual(response.status_code, 400, response.content)
+        error = response.json()["error"]
+        self.assertIn(field, error["message"] + json.dumps(error["details"]))
+
+    def test_the_preview_refuses_a_cron_that_never_fires_naming_the_field(self):
+        reply = self.api.post(
+            "/api/v1/scans/schedule-preview",
+            {"schedule_type": "crontab", "schedule_cron": "0 0 31 2 *"},
+            format="json",
+        )
+        self.assert_400_naming(reply, "schedule_cron")
+
+    def test_the_preview_refuses_a_directory_or_a_huge_zone_naming_the_field(self):
+        for name in ("America", "x" * 5000):
+            reply = self.api.post(
+                "/api/v1/scans/schedule-preview",
+                {"schedule_type": "daily", "schedule_time": "09:00", "schedule_timezone": name},
+                format="json",
+            )
+            self.assert_400_naming(reply, "schedule_timezone")
+
+    def test_creating_a_scan_refuses_a_cron_that_never_fires_and_a_non_zone(self):
+        base = {"name": "n", "scanner_name": "bandit", "targets": [str(self.repo.pk)]}
+        cases = [
+            ({"schedule_type": "crontab", "schedule_cron": "0 0 31 2 *"}, "schedule_cron"),
+            (
+                {
+                    "schedule_type": "daily",
+                    "schedule_time": "02:00",
+                    "schedule_timezone": "America",
+                },
+                "schedule_timezone",
+            ),
+        ]
+        for fields, field in cases:
+            reply = self.api.post("/api/v1/scans", {**base, **fields}, format="json")
+            self.assert_400_naming(reply, field)
+        self.assertFalse(Scan.objects.exists())
+
+    def test_the_wizard_schedule_step_shows_a_cron_that_never_fires_as_a_form_error(self):
+        form = ScheduleForm(
+            data={
+                "schedule_type": "crontab",
+                "schedule_cron": "0 0 31 2 *",
+                "schedule_timezone": "UTC",
+            }
+        )
+        self.assertFalse(form.is_valid())
+        self.assertIn("never runs", form.errors["schedule_cron"][0])
