@@ -113,13 +113,21 @@ def _metrics_allowed(request: HttpRequest) -> bool:
     if token:
         presented = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(presented.encode(), token.encode())
-    return request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    # Loopback without a token only while developing: behind a same-host reverse proxy
+    # every request, the public's included, arrives from 127.0.0.1.
+    return settings.DEBUG and request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition. With METRICS_TOKEN set, `Authorization: Bearer <token>` is
-    required; without it, only loopback clients are answered."""
+    """Prometheus exposition: `Authorization: Bearer <METRICS_TOKEN>` is required, except
+    from loopback with DEBUG on and no token set. Without a token in production the
+    endpoint stays closed (403) rather than fall back to trusting an address."""
     if not _metrics_allowed(request):
-        status = 401 if settings.METRICS_TOKEN else 403
-        return HttpResponse("metrics: not allowed\n", status=status, content_type="text/plain")
+        if settings.METRICS_TOKEN:
+            return HttpResponse("metrics: not allowed\n", status=401, content_type="text/plain")
+        return HttpResponse(
+            "metrics: closed; set METRICS_TOKEN and scrape with `Authorization: Bearer`\n",
+            status=403,
+            content_type="text/plain",
+        )
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -6,6 +6,7 @@ runs the product with no server; production sets DATABASE_URL, REDIS_URL, SECRET
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,8 +53,19 @@ try:
     AGENT_POLL_MAX_LIMIT = env_int("AGENT_POLL_MAX_LIMIT", default=100, minimum=1)
     AGENT_RATE_LIMIT = env_str("AGENT_RATE_LIMIT") or "100/s"
     SCAN_TRIGGER_RATE = env_str("SCAN_TRIGGER_RATE") or "20/min"  # manual triggers per user
-    # /metrics: a bearer token when set; otherwise loopback clients only.
+    # /metrics: `Authorization: Bearer <METRICS_TOKEN>`. Only with DEBUG on may loopback
+    # clients read it without the token: behind a same-host reverse proxy every request
+    # comes from loopback, so in production the address proves nothing.
     METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+
+    # Sign-in throttling (django-axes, below): after LOGIN_FAILURE_LIMIT wrong passwords
+    # for one username, or from one client address, sign-in is refused for
+    # LOGIN_COOLOFF_MINUTES. TRUSTED_PROXY_COUNT says how many reverse proxies append
+    # to X-Forwarded-For in front of the web workers; 0 (the default) means the client's
+    # address is REMOTE_ADDR and X-Forwarded-For, which anyone can send, is ignored.
+    LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+    LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", default=15, minimum=1)
+    TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0, minimum=0)
 
     # Ingest (ingest/): the largest report accepted, decompressed; reports above the
     # async threshold are stored by a background job (202 + a status URL); an identical
@@ -122,6 +134,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "rediverio",
     "findings",
     "ingest",
@@ -143,6 +156,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rediverio.middleware.CurrentTenantMiddleware",
+    # Turns a refused sign-in (too many failures) into the lockout page, 429.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -193,6 +208,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Axes' backend comes first: it refuses a locked-out username or address before any
+# password is checked, for the dashboard sign-in and the admin login alike (both use
+# Django's authentication form). Failures are rows in the database, so every web
+# worker sees the same count with or without Redis; they expire after the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Two separate counters: per username (a guessed password from many addresses) and
+# per address (many usernames from one address).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "rediverio.login_throttle.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# A success does not wipe the address's failures: signing in to one's own account
+# would otherwise reset the count between guesses at someone else's.
+AXES_RESET_ON_SUCCESS = False
+# Only failures are needed to throttle; a row per successful sign-in and sign-out would
+# be a table that grows without end (nothing prunes it).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -28,7 +28,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 
 from agents.models import CommandPriority
 from findings.models import Asset
@@ -58,6 +57,7 @@ from scans.services import (
     session_cancel,
     session_retry,
 )
+from scans.throttle import TriggerThrottle
 
 PRIORITIES = {p.label: p.value for p in CommandPriority}
 
@@ -65,17 +65,6 @@ PRIORITIES = {p.label: p.value for p in CommandPriority}
 class ScansApiView(TenantApiView):
     required_module = "scans"
     write_role = Role.MEMBER
-
-
-class TriggerThrottle(UserRateThrottle):
-    """Manual triggers per user (SCAN_TRIGGER_RATE, default 20/min)."""
-
-    scope = "scan_trigger"
-
-    def get_rate(self) -> str:
-        from django.conf import settings
-
-        return settings.SCAN_TRIGGER_RATE
 
 
 class PriorityField(serializers.ChoiceField):

@@ -6,6 +6,7 @@ place, htmx requests (polling, actions) get the fragment alone.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -36,6 +37,7 @@ from scans.services import (
     session_cancel,
     session_retry,
 )
+from scans.throttle import trigger_wait
 
 RUN_TABS = ("overview", "findings", "details")
 member_required = role_required(Role.MEMBER, "Changing scans")
@@ -103,6 +105,15 @@ def _scan_or_404(request: AppRequest, scan_id):
 @require_POST
 def scan_trigger_view(request: AppRequest, scan_id) -> HttpResponse:
     scan = _scan_or_404(request, scan_id)
+    # The API's limit, counted in the same bucket (scans/throttle.py).
+    wait = trigger_wait(request)
+    if wait is not None:
+        messages.error(
+            request,
+            f"{scan.name} did not start: too many manual runs in a short time "
+            f"(limit {settings.SCAN_TRIGGER_RATE} per user). Try again in {wait} s.",
+        )
+        return _after_scan_action(request)
     try:
         run = scan_trigger(scan=scan, by=request.user)
     except ScanInvalid as exc:

@@ -328,7 +328,11 @@ def check_static(topology: Topology, checks: Checks) -> None:
 
 
 def check_metrics(topology: Topology, checks: Checks, expected_created: int) -> None:
-    metrics = topology.http("GET", "/metrics")
+    anonymous = topology.http("GET", "/metrics")
+    checks.expect(
+        anonymous.status == 401, f"/metrics without the token answered {anonymous.status}"
+    )
+    metrics = topology.http("GET", "/metrics", token=topology.metrics_token)
     checks.expect(metrics.status == 200, f"/metrics answered {metrics.status}")
     created = re.search(r'^findings_ingested_total\{outcome="created"\} (\S+)$', metrics.text, re.M)
     # Counted in a web worker (the bandit report) and in a cluster (the large one): the
@@ -340,7 +344,9 @@ def check_metrics(topology: Topology, checks: Checks, expected_created: int) -> 
     )
     for gauge in ("command_queue_depth", 'agents_by_health{health="online"}'):
         checks.expect(gauge in metrics.text, f"/metrics lacks {gauge}")
-    checks.ok("/metrics from loopback", f"findings_ingested_total created {created.group(1)}")
+    checks.ok(
+        "/metrics only with METRICS_TOKEN", f"findings_ingested_total created {created.group(1)}"
+    )
 
 
 def check_json_logs(topology: Topology, checks: Checks) -> None:

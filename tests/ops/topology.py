@@ -246,6 +246,9 @@ class Topology:
             for name, value in os.environ.items()
             if name not in _OWN_VARIABLES and name.removesuffix("_FILE") not in _OWN_VARIABLES
         }
+        # DEBUG is off, so /metrics answers only the bearer of this token (loopback is
+        # what a same-host proxy looks like, and earns nothing).
+        self.metrics_token = secrets.token_urlsafe(32)
         self.env = {
             **inherited,
             "PATH": f"{SCRIPTS}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -264,6 +267,7 @@ class Topology:
             # STATIC_ROOT is <var dir>/static.
             "REDIVERIO_VAR_DIR": str(self.directory / "var"),
             "PROMETHEUS_MULTIPROC_DIR": str(self.directory / "metrics"),
+            "METRICS_TOKEN": self.metrics_token,
             **self.extra_env,
         }
         with self.timed("create_database"):

@@ -86,9 +86,9 @@ class ScheduledRunsCountedByTheClusterShowOnMetrics(TestCase):
             self.assertEqual(child.stdout.strip(), "1")  # the tick started the demo scan
             # This process (the web server) counted nothing; the folder has the tick's.
             with (
-                self.settings(METRICS_TOKEN=""),
+                self.settings(METRICS_TOKEN="scrape-token"),
                 mock.patch.dict(os.environ, {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}),
             ):
-                scraped = self.client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+                scraped = self.client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token")
         self.assertEqual(scraped.status_code, 200)
         self.assertIn('scans_scheduled_total{trigger="scheduled"} 1.0', scraped.content.decode())

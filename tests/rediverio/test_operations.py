@@ -38,24 +38,40 @@ class Health(TestCase):
         self.assertIn("no scheduler tick", response.json()["checks"]["scheduler"])
 
 
+@override_settings(METRICS_TOKEN="s3cret")
 class Metrics(TestCase):
     def scrape(self, **headers) -> str:
+        headers.setdefault("HTTP_AUTHORIZATION", "Bearer s3cret")
         response = self.client.get(
-            "/metrics", REMOTE_ADDR=headers.pop("addr", "127.0.0.1"), **headers
+            "/metrics", REMOTE_ADDR=headers.pop("addr", "10.0.0.7"), **headers
         )
         self.assertEqual(response.status_code, 200, response.content)
         return response.content.decode()
 
-    def test_loopback_clients_may_scrape_when_no_token_is_set(self):
-        self.scrape()
-        self.assertEqual(self.client.get("/metrics", REMOTE_ADDR="10.0.0.7").status_code, 403)
-
-    @override_settings(METRICS_TOKEN="s3cret")
     def test_with_a_token_only_its_bearer_may_scrape(self):
         self.assertEqual(self.client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code, 401)
-        self.scrape(addr="10.0.0.7", HTTP_AUTHORIZATION="Bearer s3cret")
+        self.scrape(addr="10.0.0.7")
         wrong = self.client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
         self.assertEqual(wrong.status_code, 401)
+
+    @override_settings(METRICS_TOKEN="", DEBUG=False)
+    def test_without_a_token_and_debug_off_even_loopback_is_refused(self):
+        # A same-host reverse proxy makes every public request come from 127.0.0.1.
+        for address in ("127.0.0.1", "::1", "10.0.0.7"):
+            with self.subTest(address=address):
+                response = self.client.get("/metrics", REMOTE_ADDR=address)
+                self.assertEqual(response.status_code, 403)
+                self.assertIn(b"METRICS_TOKEN", response.content)
+                self.assertNotIn(b"agents_", response.content)
+
+    @override_settings(METRICS_TOKEN="", DEBUG=True)
+    def test_with_debug_on_and_no_token_loopback_clients_may_scrape(self):
+        self.scrape(HTTP_AUTHORIZATION="", addr="127.0.0.1")
+        self.assertEqual(self.client.get("/metrics", REMOTE_ADDR="10.0.0.7").status_code, 403)
+
+    @override_settings(DEBUG=True)
+    def test_with_a_token_set_loopback_needs_it_even_with_debug_on(self):
+        self.assertEqual(self.client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code, 401)
 
     def test_the_seed_metrics_and_the_queue_gauges_are_exposed(self):
         tenant = TenantFactory(slug="acme")

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from axes.utils import reset as reset_login_failures
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, TestCase, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -147,7 +149,7 @@ PUBLIC = {"login/", "healthz", "readyz", "api/schema/", "api/docs/"}
 OWN_RULES = {
     "logout/": "a POST that ends the session; harmless signed out",
     "team/": "signed in; only a team of one's own (tested below)",
-    "metrics": "bearer METRICS_TOKEN or loopback only (tests/rediverio/test_operations.py)",
+    "metrics": "bearer METRICS_TOKEN; loopback only with DEBUG on (TrustBoundaries below)",
     "admin/": "Django's admin: staff only, tenant-scoped (tests/rediverio/test_admin.py)",
 }
 
@@ -454,3 +456,122 @@ class EveryEndpoint(TestCase):
                 response = Client().get("/" + route)
                 # /readyz may say "not ready" (503): that is its answer, not a refusal.
                 self.assertIn(response.status_code, (200, 503))
+
+
+# ------------------------------------------------------------------ trust boundaries
+
+# What an outsider controls (the peer address a same-host proxy makes loopback, headers,
+# the number of attempts) must not widen access. Each row: a name, the settings it runs
+# under, the requests a caller sends (method, path, data, headers), and the status the
+# last one must get. Sign-in rows send LIMIT failures first.
+LIMIT = 5
+LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
+TRUST_BOUNDARIES: list[tuple[str, dict, list[tuple[str, str, dict, dict]], int]] = [
+    (
+        "metrics from loopback without a token, DEBUG off",
+        {"METRICS_TOKEN": "", "DEBUG": False},
+        [("GET", "/metrics", {}, LOOPBACK)],
+        403,
+    ),
+    (
+        "metrics through a same-host proxy without a token, DEBUG off",
+        {"METRICS_TOKEN": "", "DEBUG": False},
+        [("GET", "/metrics", {}, {**LOOPBACK, "HTTP_X_FORWARDED_FOR": "203.0.113.9"})],
+        403,
+    ),
+    (
+        "metrics from loopback with a token set but not sent",
+        {"METRICS_TOKEN": "s3cret"},
+        [("GET", "/metrics", {}, LOOPBACK)],
+        401,
+    ),
+    (
+        "metrics with a wrong bearer",
+        {"METRICS_TOKEN": "s3cret"},
+        [("GET", "/metrics", {}, {"HTTP_AUTHORIZATION": "Bearer s3cret-not"})],
+        401,
+    ),
+    (
+        "metrics with the right bearer",
+        {"METRICS_TOKEN": "s3cret"},
+        [("GET", "/metrics", {}, {"HTTP_AUTHORIZATION": "Bearer s3cret"})],
+        200,
+    ),
+    (
+        "the right password after the limit of failures, dashboard sign-in",
+        {},
+        [("POST", "/login/", {"username": "{user}", "password": "wrong"}, {})] * LIMIT
+        + [("POST", "/login/", {"username": "{user}", "password": "{password}"}, {})],
+        429,
+    ),
+    (
+        "the right password after the limit of failures, admin login",
+        {},
+        [("POST", "/admin/login/", {"username": "{user}", "password": "wrong"}, {})] * LIMIT
+        + [("POST", "/admin/login/", {"username": "{user}", "password": "{password}"}, {})],
+        429,
+    ),
+    (
+        "a fresh X-Forwarded-For for every guess from one address",
+        {},
+        [
+            (
+                "POST",
+                "/login/",
+                {"username": f"guess{n}", "password": "x"},
+                {"HTTP_X_FORWARDED_FOR": f"10.9.0.{n}"},
+            )
+            for n in range(LIMIT)
+        ]
+        + [("POST", "/login/", {"username": "{user}", "password": "{password}"}, {})],
+        429,
+    ),
+]
+
+
+class TrustBoundaries(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.staff = UserFactory(is_staff=True, is_superuser=True)
+
+    def send(self, client: Client, method: str, path: str, data: dict, headers: dict):
+        filled = {
+            key: value.format(user=self.staff.username, password="correct horse battery")
+            for key, value in data.items()
+        }
+        headers = {"REMOTE_ADDR": "198.51.100.20", **headers}
+        return getattr(client, method.lower())(path, filled, **headers)
+
+    def test_each_trust_boundary_holds(self):
+        self.assertEqual(LIMIT, settings.AXES_FAILURE_LIMIT)
+        for name, overrides, requests, expected in TRUST_BOUNDARIES:
+            with self.subTest(name), override_settings(**overrides):
+                client = Client()
+                for method, path, data, headers in requests:
+                    response = self.send(client, method, path, data, headers)
+                self.assertEqual(response.status_code, expected, response.content[:300])
+                # A row's failures must not lock the next row out: they are rows in the
+                # database, cleared as a new attempt history would start.
+                reset_login_failures()
+
+    def test_an_unsafe_request_id_is_never_echoed(self):
+        for given in ("<script>", "a b", "x" * 65, "ok-id\n"):
+            with self.subTest(given=given):
+                response = Client().get("/healthz", HTTP_X_REQUEST_ID=given)
+                self.assertNotEqual(response["X-Request-ID"], given)
+                self.assertRegex(response["X-Request-ID"], r"^[0-9a-f]{32}$")
+
+    @override_settings(SCAN_TRIGGER_RATE="1/min")
+    def test_the_dashboard_trigger_shares_the_api_trigger_limit(self):
+        team = TenantFactory(plan="team")
+        member = MembershipFactory(tenant=team, role="member").user
+        scan = ScanFactory(tenant=team)
+        scan.targets.set([AssetFactory(tenant=team)])
+        page = Client()
+        page.force_login(member)
+        page.post(f"/scans/{scan.pk}/trigger/")
+        api = Client()
+        api.force_login(member)
+        response = api.post(f"/api/v1/scans/{scan.pk}/trigger")
+        self.assertEqual(response.status_code, 429)
+        self.assertEqual(response.json()["error"]["code"], "RATE_LIMITED")
