@@ -3,16 +3,15 @@ or `X-API-Key: <key>`. Only the key's SHA-256 digest and visible prefix are stor
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
 from agents.models import Agent, AgentHealth, AgentKey, AgentStatus
-from agents.queue import LIVENESS_WRITE_SECONDS
+from agents.queue import SILENT_HEALTH, agent_sighting_record, sighting_is_due
 from rediverio.secrets import (
     bearer_token,
     generate_secret,
@@ -61,10 +60,6 @@ class AgentKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="agent"'
 
 
-# Health that only silence gave: any authenticated call proves the agent is back.
-SILENT_HEALTH = (AgentHealth.UNKNOWN, AgentHealth.OFFLINE)
-
-
 def agent_seen(*, agent: Agent, now: datetime | None = None) -> bool:
     """Note that the agent just made an authenticated call: it was seen now, and an agent
     unknown or offline for its silence is online. An agent that reported an error in its
@@ -77,19 +72,9 @@ def agent_seen(*, agent: Agent, now: datetime | None = None) -> bool:
     Returns whether it wrote.
     """
     now = now or timezone.now()
-    recent = agent.last_seen_at is not None and now - agent.last_seen_at <= timedelta(
-        seconds=LIVENESS_WRITE_SECONDS
-    )
-    if recent and agent.health not in SILENT_HEALTH:
+    if not sighting_is_due(agent.last_seen_at, agent.health, now=now):
         return False
-    # Decided again in the UPDATE from the row as it is then: a heartbeat that reported an
-    # error since authentication read the row must not be overwritten with "online".
-    Agent.objects.filter(pk=agent.pk).update(
-        last_seen_at=now,
-        health=Case(
-            When(health__in=SILENT_HEALTH, then=Value(AgentHealth.ONLINE)), default=F("health")
-        ),
-    )
+    agent_sighting_record(agent_id=agent.pk, now=now)
     agent.last_seen_at = now
     if agent.health in SILENT_HEALTH:
         agent.health = AgentHealth.ONLINE

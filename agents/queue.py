@@ -203,12 +203,29 @@ def _claim(
 
 
 LIVENESS_WRITE_SECONDS = 15
+# Health that only silence gave: any authenticated call proves the agent is back. An
+# `error` the agent reported stays until its heartbeat says otherwise.
+SILENT_HEALTH = (AgentHealth.UNKNOWN, AgentHealth.OFFLINE)
 
 
-def _liveness_is_stale(last_seen_at, health, *, now: datetime) -> bool:
-    if health in (AgentHealth.UNKNOWN, AgentHealth.OFFLINE) or last_seen_at is None:
+def sighting_is_due(last_seen_at, health, *, now: datetime) -> bool:
+    """Whether a call from the agent should be written down as a sign of life: at most
+    every LIVENESS_WRITE_SECONDS (a write per call would churn the agent row), at once
+    when its health says it was silent."""
+    if health in SILENT_HEALTH or last_seen_at is None:
         return True
     return now - last_seen_at > timedelta(seconds=LIVENESS_WRITE_SECONDS)
+
+
+def agent_sighting_record(*, agent_id, now: datetime) -> None:
+    """One UPDATE: seen now, and online if only silence had made it otherwise (decided
+    from the row as it is then, so an error reported meanwhile is kept)."""
+    Agent.objects.filter(pk=agent_id).update(
+        last_seen_at=now,
+        health=Case(
+            When(health__in=SILENT_HEALTH, then=Value(AgentHealth.ONLINE)), default=F("health")
+        ),
+    )
 
 
 def lease_commands(*, agent: Agent, limit: int = 10, now: datetime | None = None) -> list[Command]:
@@ -238,20 +255,9 @@ def lease_commands(*, agent: Agent, limit: int = 10, now: datetime | None = None
         # Work goes by the health as it stands after this poll, read under the lock: a
         # poll revives an agent that was offline (or unknown) for its silence, but not
         # one that reported an error, nor a disabled one (selection rule 3).
-        agent.health = (
-            AgentHealth.ONLINE if health in (AgentHealth.UNKNOWN, AgentHealth.OFFLINE) else health
-        )
-        if _liveness_is_stale(last_seen_at, health, now=now):
-            Agent.objects.filter(pk=agent.pk).update(
-                last_seen_at=now,
-                health=Case(
-                    When(
-                        health__in=[AgentHealth.UNKNOWN, AgentHealth.OFFLINE],
-                        then=Value(AgentHealth.ONLINE),
-                    ),
-                    default=F("health"),
-                ),
-            )
+        agent.health = AgentHealth.ONLINE if health in SILENT_HEALTH else health
+        if sighting_is_due(last_seen_at, health, now=now):
+            agent_sighting_record(agent_id=agent.pk, now=now)
         eligible = _available(agent.tenant, now).filter(commands_for_agent(agent))
         leased = _claim(eligible.filter(type__in=CONTROL_TYPES), limit=limit, agent=agent, now=now)
         work_limit = min(

@@ -134,11 +134,6 @@ class RateLimit(TestCase):
     def setUpTestData(cls):
         cls.agent, cls.key = agent_create(tenant=TenantFactory(), name="chatty")
 
-    def setUp(self):
-        from django.core.cache import cache
-
-        cache.clear()
-
     def test_too_many_requests_from_one_agent_get_429(self):
         client = bearer(self.key)
         with self.settings(AGENT_RATE_LIMIT="3/min"):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from unittest import mock
 
-from django.core.cache import cache
 from django.test import TestCase
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
@@ -83,7 +82,6 @@ class UnhandledErrors(TestCase):
         cls.member = MembershipFactory(tenant=cls.tenant, role="member").user
 
     def setUp(self):
-        cache.clear()
         self.client.force_login(self.member)
         self.client.raise_request_exception = False  # as in production: no re-raise
 

@@ -3,7 +3,6 @@ what, when — and the team's admins (only they, only their team's) can read it.
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -158,9 +157,6 @@ class ApiAndPagesRecordTheirUser(TestCase):
         cls.tenant = TenantFactory(plan="business")
         cls.admin = MembershipFactory(tenant=cls.tenant, role="admin").user
         cls.repo = AssetFactory(tenant=cls.tenant)
-
-    def setUp(self):
-        cache.clear()
 
     def test_an_api_call_records_the_caller(self):
         api = APIClient()

@@ -5,7 +5,6 @@ The reproduction: a client-chosen id was stored in the audit log unchecked.
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.test import TestCase
 from rest_framework.test import APIClient
 
@@ -50,9 +49,6 @@ class AuditStoresOnlySafeRequestIds(TestCase):
         cls.tenant = TenantFactory(plan="business")
         cls.admin = MembershipFactory(tenant=cls.tenant, role="admin").user
         cls.repo = AssetFactory(tenant=cls.tenant)
-
-    def setUp(self):
-        cache.clear()
 
     def test_an_unsafe_id_never_reaches_the_audit_log(self):
         api = APIClient()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 import time_machine
-from django.core.cache import cache
 from django.test import TestCase
 from rest_framework.test import APIClient
 
@@ -114,7 +113,6 @@ class DisabledProfileTools(TestCase):
             profile=self.profile,
             targets=[self.repo],
         )
-        cache.clear()  # the per-user trigger rate
         api = APIClient()
         api.force_login(MembershipFactory(tenant=self.tenant, role="member").user)
         response = api.post(f"/api/v1/scans/{scan.pk}/trigger")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.test import TestCase, override_settings
 from rest_framework.test import APIClient
 
@@ -25,7 +24,6 @@ class ScansApi(TestCase):
         cls.their_scan = ScanFactory(tenant=cls.other_tenant)
 
     def setUp(self):
-        cache.clear()
         self.api = APIClient()
         self.api.force_login(self.member)
 

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, time
 
 import pytest
-from django.core.cache import cache
 from django.test import TestCase
 from rest_framework.test import APIClient
 
@@ -159,7 +158,6 @@ class SchedulesThatCanNeverRunOverHttp(TestCase):
         cls.repo = AssetFactory(tenant=cls.tenant)
 
     def setUp(self):
-        cache.clear()
         self.api = APIClient()
         self.api.force_login(self.member)
         self.api.raise_request_exception = False  # a 500 must show as one

@@ -22,7 +22,6 @@ from typing import Any
 
 from axes.utils import reset as reset_login_failures
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client, TestCase, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -254,9 +253,6 @@ class EveryEndpoint(TestCase):
         cls.ours = Team.create("ours")
         cls.theirs = Team.create("theirs")
         cls.teamless = UserFactory()
-
-    def setUp(self):
-        cache.clear()
 
     # ------------------------------------------------------------------ completeness
 
