@@ -120,6 +120,24 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp's middleware, below), on every response: pages and
+# the API alike. Scripts and styles come only from our static files: templates carry no
+# inline <script>, on…= handler or style="" (tests/security/test_content_security_policy.py
+# scans them), behaviour lives in static/rediverio.js, and htmx runs without eval
+# (templates/_base.html). No framing (as X_FRAME_OPTIONS), no plugins, forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -146,6 +164,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "rediverio.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that answers made by the middleware below (lockouts, refusals) carry it too.
+    "csp.middleware.CSPMiddleware",
     # Static files straight from the web workers, compressed and cached (no nginx needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
