@@ -19,8 +19,10 @@ import zlib
 
 import zstandard
 from django.conf import settings
-from rest_framework.parsers import BaseParser
+from django.core.files.uploadhandler import FileUploadHandler
+from rest_framework.parsers import BaseParser, MultiPartParser
 
+from ingest.limits import LimitExceeded, check_decoding_cost
 from rediverio.api_errors import ApiError
 
 READ_CHUNK = 1 << 20
@@ -29,19 +31,78 @@ READ_CHUNK = 1 << 20
 def read_body(request, limit: int | None = None) -> bytes:
     """The request's body, decoded, at most `limit` bytes (INGEST_MAX_BYTES by default;
     413 beyond, 415 for an encoding we do not speak, 400 for a corrupt one)."""
+    limit = settings.INGEST_MAX_BYTES if limit is None else limit
+    refuse_declared_size(request, limit)
     stream = request._request if hasattr(request, "_request") else request
     return read_stream(stream, content_encoding(request), limit)
+
+
+def refuse_declared_size(request, limit: int, what: str = "report") -> None:
+    """413 before a byte is read when the body says (`Content-Length`) it is larger
+    than `limit`; a compressed body is smaller than its content, so this never refuses
+    a body that would fit."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large(limit, what, _HINTS[what])
+
+
+# The form fields and part headers around an uploaded file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+class ReportUploadParser(MultiPartParser):
+    """Multipart uploads of a report: refused from their declared size, else while the
+    file streams, before it is kept in memory or written to disk (Django's handlers
+    would otherwise store the whole body first)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {})["request"]
+        limit = settings.INGEST_MAX_BYTES
+        refuse_declared_size(request, limit + MULTIPART_OVERHEAD_BYTES, "upload")
+        django_request = request._request
+        django_request.upload_handlers = [
+            LimitedUploadHandler(django_request, limit),
+            *django_request.upload_handlers,
+        ]
+        return super().parse(stream, media_type, parser_context)
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """First of a multipart request's upload handlers: stops the upload, while it
+    streams, as soon as a file passes `limit` bytes, before the next handler keeps
+    them in memory or on disk (the declared size was checked before: this catches a
+    body that lies about it)."""
+
+    def __init__(self, request, limit: int):
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            raise too_large(self.limit)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
 
 
 def content_encoding(request) -> str:
     return request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
 
 
-def read_stream(stream, encoding: str, limit: int | None = None) -> bytes:
+def read_stream(stream, encoding: str, limit: int | None = None, what: str = "report") -> bytes:
     limit = settings.INGEST_MAX_BYTES if limit is None else limit
     # A compressed body is smaller than its content, so the same limit bounds both.
-    raw = _read_at_most(stream, limit) if stream is not None else b""
-    return decode(raw, encoding, limit)
+    try:
+        raw = _read_at_most(stream, limit) if stream is not None else b""
+        return decode(raw, encoding, limit)
+    except ApiError as exc:
+        if exc.status_code != 413 or what == "report":
+            raise
+        raise too_large(limit, what, _HINTS[what]) from exc
 
 
 def decode(raw: bytes, encoding: str, limit: int | None = None) -> bytes:
@@ -84,6 +145,9 @@ def _read_at_most(stream, limit: int) -> bytes:
         parts.append(part)
 
 
+_HINTS = {"report": "; send it in chunks", "message": "", "upload": ""}
+
+
 def too_large(limit: int, what: str = "report", hint: str = "; send it in chunks") -> ApiError:
     size = f"{limit / (1 << 20):g} MB" if limit >= 1 << 20 else f"{limit} bytes"
     return ApiError(
@@ -92,7 +156,9 @@ def too_large(limit: int, what: str = "report", hint: str = "; send it in chunks
 
 
 class EncodedJSONParser(BaseParser):
-    """JSON bodies, plain or gzip/zstd-encoded, up to INGEST_MAX_BYTES decoded.
+    """JSON bodies, plain or gzip/zstd-encoded, up to AGENT_MESSAGE_MAX_BYTES decoded
+    (heartbeats, polls, command results: reports have endpoints of their own), and no
+    denser than a report may be (ingest/limits.py).
 
     Deliberately not a subclass of DRF's JSONParser: DRF hands that one
     `io.BytesIO(request.body)`, which goes through DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB);
@@ -103,9 +169,16 @@ class EncodedJSONParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
         encoding = content_encoding(request) if request is not None else ""
-        raw = read_stream(stream, encoding)
+        limit = settings.AGENT_MESSAGE_MAX_BYTES
+        if request is not None:
+            refuse_declared_size(request, limit, "message")
+        raw = read_stream(stream, encoding, limit, "message")
         if not raw.strip():
             return {}
+        try:
+            check_decoding_cost(raw)
+        except LimitExceeded as exc:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", exc.message, exc.details) from exc
         # Plain json, NUL characters kept: the serializers of these calls refuse them by
         # field (reports, which store them as U+FFFD, read their bodies themselves).
         # NaN and ±Infinity refused, as DRF's own JSON parser does: Python's json reads

@@ -87,6 +87,8 @@ class IngestChunk(TenantOwned):
     index = models.PositiveIntegerField()
     total = models.PositiveIntegerField()
     data = models.BinaryField(help_text="The chunk, decompressed.")
+    # The limits of ingest/chunks.py add sizes up from here, never by reading `data`.
+    size = models.PositiveIntegerField(default=0, help_text="Bytes in `data`.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -96,6 +98,10 @@ class IngestChunk(TenantOwned):
             models.UniqueConstraint(
                 fields=["tenant", "agent", "report_id", "index"], name="ingest_chunks_once"
             )
+        ]
+        indexes = [
+            # The expiry's look for sets begun too long ago (ingest/chunks.py).
+            models.Index(fields=["created_at"], name="ingest_chunks_created"),
         ]
 
     def __str__(self) -> str:

@@ -26,6 +26,7 @@ from findings.rules.fingerprint import (
     is_well_formed_fingerprint,
 )
 from findings.rules.severity import Severity
+from ingest.limits import counted
 
 
 class ReportError(ValueError):
@@ -49,6 +50,9 @@ class ReportTarget:
     description: str = ""
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        counted("targets")  # the report's limits (ingest/limits.py)
 
 
 @dataclass(slots=True)
@@ -85,10 +89,17 @@ class ReportFinding:
     fixed_version: str = ""
     references: list[str] = field(default_factory=list)
     # Detail objects (secret, misconfiguration, remediation…) and tool extras. Never a
-    # raw secret: parsers of secret scanners fold it into `fingerprint` and drop it.
+    # raw secret: parsers keep it only in `secret_values`, below.
     metadata: dict[str, Any] = field(default_factory=dict)
     # A state the tool itself asserts: "false_positive" for SARIF suppressions.
     suppressed: bool = False
+    # The raw secret(s) the finding is about, as the parser read them: in memory only,
+    # never stored nor sent (no column, no RIS field, not in repr). The server's secret
+    # policy (ingest/secrets.py) masks each of them wherever it occurs, then drops them.
+    secret_values: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counted("findings")
 
 
 @dataclass(slots=True)
@@ -105,6 +116,9 @@ class ReportDependency:
     depends_on: list[str] = field(default_factory=list)
     path: str = ""
     target_index: int | None = None
+
+    def __post_init__(self) -> None:
+        counted("dependencies")
 
 
 COVERAGES = ("full", "partial", "incremental")

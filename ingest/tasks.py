@@ -34,6 +34,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from findings.models import Asset
+from ingest.chunks import check_team_room, chunks_expire
+from ingest.limits import LimitExceeded, ReportLimits, check_decoding_cost, reading
 from ingest.models import IngestRun, IngestStatus
 from ingest.parsers import flat, ris, shape
 from ingest.pipeline import ingest_report, is_anonymous_asset
@@ -46,9 +48,24 @@ from scans.services import session_for_ingest, session_record_ingest
 log = logging.getLogger(__name__)
 
 
+def report_limits() -> ReportLimits:
+    return ReportLimits(
+        findings=settings.INGEST_MAX_FINDINGS,
+        targets=settings.INGEST_MAX_ASSETS,
+        dependencies=settings.INGEST_MAX_DEPENDENCIES,
+    )
+
+
 def parse(raw: bytes, format: str | None) -> Report:
     """The report in `raw`: flat or RIS (told apart by shape), or any format the parsers
-    know, named or detected."""
+    know, named or detected; within the limits of one report (ingest/limits.py), so no
+    shape of input makes its reading cost more than a small multiple of its size."""
+    check_decoding_cost(raw)
+    with reading(report_limits()):
+        return _parse(raw, format)
+
+
+def _parse(raw: bytes, format: str | None) -> Report:
     if format in ("flat", "ris"):
         document = shape.decode_json(raw)
         # RIS makes `tool` optional, so a RIS report may look like neither: on the RIS
@@ -93,6 +110,9 @@ def ingest_submit(
     )
     try:
         if len(raw) > settings.INGEST_ASYNC_THRESHOLD_BYTES:
+            # Refused now rather than by the job: the sender is still there to be told.
+            check_decoding_cost(raw)
+            check_team_room(tenant, len(raw))
             run.payload = zlib.compress(raw, 1)
             with transaction.atomic():
                 run.save(force_insert=True)
@@ -191,13 +211,20 @@ def process_ingest_run(run_id: str) -> str:
         raw = zlib.decompress(bytes(run.payload))
         try:
             _run(run, raw)  # a savepoint: a bad report rolls back only its own writes
-        except ReportError as exc:
+        except (ReportError, LimitExceeded) as exc:
             run.status = IngestStatus.FAILED
-            run.error = {"code": "VALIDATION_ERROR", "message": str(exc), "details": exc.errors}
+            run.error = failure(exc)
             run.completed_at = timezone.now()
             run.payload = None
             run.save()
     return run.status
+
+
+def failure(exc: ReportError | LimitExceeded) -> dict:
+    """The error of a report refused: invalid (400) or beyond a limit (413)."""
+    if isinstance(exc, LimitExceeded):
+        return {"code": "PAYLOAD_TOO_LARGE", "message": exc.message, "details": exc.details}
+    return {"code": "VALIDATION_ERROR", "message": str(exc), "details": {"errors": exc.errors}}
 
 
 def _locked_run(run_id: str, status: str):
@@ -298,6 +325,11 @@ def ingest_runs_requeue(*, now: datetime | None = None) -> IngestSweepResult:
 def sweep_ingest_runs() -> dict[str, int]:
     """Every minute (schedule `ingest-runs-sweep`, declared in a migration)."""
     return asdict(ingest_runs_requeue())
+
+
+def expire_chunk_sets() -> dict[str, int]:
+    """Every ten minutes (schedule `ingest-chunks-expire`, declared in a migration)."""
+    return chunks_expire()
 
 
 @transaction.atomic

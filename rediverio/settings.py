@@ -67,10 +67,32 @@ try:
     LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", default=15, minimum=1)
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0, minimum=0)
 
-    # Ingest (ingest/): the largest report accepted, decompressed; reports above the
-    # async threshold are stored by a background job (202 + a status URL); an identical
-    # report re-sent within the replay window gets the first one's answer.
-    INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", default=50 * 1024 * 1024, minimum=1024)
+    # Ingest (ingest/): the limits of one report, of one agent and of one team (README:
+    # Security). The largest report accepted, decompressed (a 100,000-result SARIF report
+    # is about 70 MB), and what one report may hold (ingest/limits.py also refuses, before
+    # decoding, a document whose objects would outweigh it more than ten times).
+    INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", default=100 * 1024 * 1024, minimum=1024)
+    INGEST_MAX_FINDINGS = env_int("INGEST_MAX_FINDINGS", default=250_000, minimum=1)
+    INGEST_MAX_ASSETS = env_int("INGEST_MAX_ASSETS", default=10_000, minimum=1)
+    INGEST_MAX_DEPENDENCIES = env_int("INGEST_MAX_DEPENDENCIES", default=250_000, minimum=1)
+    # Reports sent in chunks: chunks per report, reports an agent may have half-sent, the
+    # bytes one agent and one team may have waiting (chunks not yet assembled, and
+    # reports queued for the background job), and how long a half-sent report is kept.
+    INGEST_MAX_CHUNKS = env_int("INGEST_MAX_CHUNKS", default=1_000, minimum=1)
+    INGEST_AGENT_OPEN_REPORTS = env_int("INGEST_AGENT_OPEN_REPORTS", default=8, minimum=1)
+    INGEST_AGENT_PENDING_BYTES = env_int(
+        "INGEST_AGENT_PENDING_BYTES", default=200 * 1024 * 1024, minimum=1024
+    )
+    INGEST_TEAM_PENDING_BYTES = env_int(
+        "INGEST_TEAM_PENDING_BYTES", default=1024 * 1024 * 1024, minimum=1024
+    )
+    INGEST_CHUNK_TTL_SECONDS = env_int("INGEST_CHUNK_TTL_SECONDS", default=6 * 3600, minimum=60)
+    # Every other agent call (heartbeat, poll, command result) is small.
+    AGENT_MESSAGE_MAX_BYTES = env_int(
+        "AGENT_MESSAGE_MAX_BYTES", default=8 * 1024 * 1024, minimum=1024
+    )
+    # Reports above the async threshold are stored by a background job (202 + a status
+    # URL); an identical report re-sent within the replay window gets the first answer.
     INGEST_ASYNC_THRESHOLD_BYTES = env_int(
         "INGEST_ASYNC_THRESHOLD_BYTES", default=20 * 1024 * 1024, minimum=1024
     )

@@ -19,14 +19,11 @@ as query parameters, every report endpoint an `Idempotency-Key` header
 from __future__ import annotations
 
 import base64
-import json
 import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
-from django.db.models.functions import Length
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -37,18 +34,19 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.api.protocol import AgentApiView
 from findings.models import Finding
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
-from ingest.body import decode, read_body, too_large
-from ingest.models import IngestChunk, IngestRun, IngestStatus
-from ingest.parsers import flat, shape
+from ingest.body import ReportUploadParser, decode, read_body, too_large
+from ingest.chunks import ChunkReceipt, chunk_receive
+from ingest.limits import LimitExceeded, check_decoding_cost
+from ingest.models import IngestRun, IngestStatus
+from ingest.parsers import shape
 from ingest.report import ReportError
-from ingest.tasks import IdempotencyKeyReused, ingest_for_key, ingest_submit
+from ingest.tasks import IdempotencyKeyReused, failure, ingest_for_key, ingest_submit
 from rediverio.api_auth import TenantApiView
 from rediverio.api_errors import ApiError
 from rediverio.models import Role
@@ -228,7 +226,8 @@ def run_reply(run: IngestRun) -> Response:
         }
         return Response(body, status=status.HTTP_201_CREATED)
     if run.status == IngestStatus.FAILED:
-        raise ApiError(400, run.error["code"], run.error["message"], run.error.get("details"))
+        code = 413 if run.error["code"] == "PAYLOAD_TOO_LARGE" else 400
+        raise ApiError(code, run.error["code"], run.error["message"], run.error.get("details"))
     return Response(
         {
             "ingest_id": str(run.pk),
@@ -239,6 +238,12 @@ def run_reply(run: IngestRun) -> Response:
         },
         status=status.HTTP_202_ACCEPTED,
     )
+
+
+def refusal(exc: ReportError | LimitExceeded) -> ApiError:
+    error = failure(exc)
+    code = 413 if isinstance(exc, LimitExceeded) else 400
+    return ApiError(code, error["code"], error["message"], error["details"])
 
 
 def submit(
@@ -254,8 +259,8 @@ def submit(
             options={k: v for k, v in options.items() if v},
             idempotency_key=key,
         )
-    except ReportError as exc:
-        raise ApiError(400, "VALIDATION_ERROR", str(exc), {"errors": exc.errors}) from exc
+    except (ReportError, LimitExceeded) as exc:
+        raise refusal(exc) from exc
     except IdempotencyKeyReused as exc:
         raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from exc
     return run_reply(run)
@@ -394,8 +399,12 @@ class AgentIngestCheckApi(AgentApiView):
     def post(self, request: Request) -> Response:
         # Read like a report (compressed as the SDK sends it, up to INGEST_MAX_BYTES):
         # 100,000 fingerprints are well past Django's own 2.5 MB body limit.
+        raw = read_body(request)
         try:
-            document = shape.decode_json(read_body(request))
+            check_decoding_cost(raw)
+            document = shape.decode_json(raw)
+        except LimitExceeded as exc:
+            raise refusal(exc) from exc
         except ReportError as exc:
             raise ApiError(400, "VALIDATION_ERROR", str(exc)) from exc
         body = self.InputSerializer(data=document)
@@ -487,7 +496,9 @@ class AgentIngestChunkApi(AgentApiView):
             "flat fragment's `target_index` points into its own `targets`, or, when it has "
             "none, into those of the fragments before it. Send the same `Idempotency-Key` "
             "with every chunk of a report: a final chunk sent again after its report was "
-            "stored gets that ingest's answer."
+            "stored gets that ingest's answer. Every chunk of a report names the same "
+            "`total_chunks` (at most INGEST_MAX_CHUNKS); a report never completed is "
+            "deleted after INGEST_CHUNK_TTL_SECONDS."
         ),
         parameters=DELIVERY_PARAMETERS,
         request=InputSerializer,
@@ -497,6 +508,12 @@ class AgentIngestChunkApi(AgentApiView):
             **ERRORS,
             413: OpenApiResponse(
                 description="A chunk over 10 MB, or chunks adding up to more than INGEST_MAX_BYTES."
+            ),
+            429: OpenApiResponse(
+                description="The agent has too many reports half sent or too many bytes "
+                "waiting, or its team has (INGEST_AGENT_OPEN_REPORTS, "
+                "INGEST_AGENT_PENDING_BYTES, INGEST_TEAM_PENDING_BYTES); `Retry-After` says "
+                "when to send again."
             ),
         },
         examples=[
@@ -540,7 +557,11 @@ class AgentIngestChunkApi(AgentApiView):
         # Read here, not through request.data (whose parser reads under INGEST_MAX_BYTES):
         # a chunk has its own limit, and a 10 MB chunk is 13.4 MB of JSON once in base64.
         try:
-            document = shape.decode_json(read_body(request, CHUNK_BODY_MAX_BYTES))
+            raw = read_body(request, CHUNK_BODY_MAX_BYTES)
+            check_decoding_cost(raw)
+            document = shape.decode_json(raw)
+        except LimitExceeded as exc:
+            raise refusal(exc) from exc
         except ReportError as exc:
             raise ApiError(400, "VALIDATION_ERROR", str(exc)) from exc
         except ApiError as exc:
@@ -566,133 +587,35 @@ class AgentIngestChunkApi(AgentApiView):
                 raise
             raise chunk_too_large() from exc
         with transaction.atomic():
-            chunk, _ = IngestChunk.objects.update_or_create(
-                tenant=agent.tenant,
+            stored = chunk_receive(
                 agent=agent,
                 report_id=data["report_id"],
                 index=data["chunk_index"],
-                defaults={"total": data["total_chunks"], "data": chunk_bytes},
+                total=data["total_chunks"],
+                data=chunk_bytes,
+                is_final=data["is_final"],
             )
-            # Counted, not read: each chunk would otherwise load all those before it.
-            chunks = IngestChunk.objects.for_tenant(agent.tenant).filter(
-                agent=agent, report_id=data["report_id"]
-            )
-            stored = chunks.aggregate(received=Count("id"), size=Sum(Length("data")))
-            if (stored["size"] or 0) > settings.INGEST_MAX_BYTES:
-                raise too_large(settings.INGEST_MAX_BYTES)  # rolls this chunk back
-            received = stored["received"]
-            if received < data["total_chunks"] or not (
-                data["is_final"] or received == data["total_chunks"]
-            ):
+            if isinstance(stored, ChunkReceipt):
                 return Response(
                     {
-                        "chunk_id": str(chunk.pk),
+                        "chunk_id": stored.chunk_id,
                         "report_id": data["report_id"],
                         "chunk_index": data["chunk_index"],
                         "status": "accepted",
-                        "received": received,
+                        "received": stored.received,
                         "total_chunks": data["total_chunks"],
                     },
                     status=status.HTTP_202_ACCEPTED,
                 )
-            raw = assemble([bytes(p.data) for p in chunks.order_by("index")])
-            chunks.delete()
-            return submit(raw, data["format"], tenant=agent.tenant, agent=agent, key=key, **options)
-
-
-# The chunk's envelope, which the reference SDK repeats inside each fragment.
-_ENVELOPE = ("report_id", "chunk_index", "total_chunks", "is_final")
-_LISTS = ("assets", "targets", "findings", "dependencies", "runs")
-
-
-def assemble(parts: list[bytes]) -> bytes:
-    """One report from its chunks: fragments that are reports of their own are merged;
-    otherwise the chunks are slices of one document and are concatenated.
-
-    Merging keeps, for each head field (`tool`, `metadata`, `version`…), the first
-    fragment's that has it; concatenates the lists; makes one asset of an asset `id`
-    that several fragments carry (their `asset_ref`s all point at it) and one target of
-    a flat target several fragments repeat, moving `target_index` along (a fragment's
-    indices point into its own `targets`, or, when it has none, into those before it);
-    and gives RIS fragments, which the reference SDK sends without `version`, the
-    version they lack."""
-    try:
-        fragments = [json.loads(p) for p in parts]
-    except ValueError:
-        fragments = None
-    if not fragments or not all(isinstance(f, dict) for f in fragments):
-        total = b"".join(parts)
-        if len(total) > settings.INGEST_MAX_BYTES:
-            raise too_large(settings.INGEST_MAX_BYTES)
-        return total
-    merged: dict = {}
-    lists: dict[str, list] = {key: [] for key in _LISTS}
-    assets_by_id: dict[str, dict] = {}
-    target_at: dict[str, int] = {}
-    for number, fragment in enumerate(fragments):
-        for key, value in fragment.items():
-            if key not in _LISTS and key not in _ENVELOPE and value is not None:
-                merged.setdefault(key, value)
-        for asset in _fragment_list(fragment, "assets", number):
-            ref = asset.get("id") if isinstance(asset, dict) else None
-            if isinstance(ref, str) and ref in assets_by_id:
-                for field, value in asset.items():  # what a later copy adds is kept
-                    assets_by_id[ref].setdefault(field, value)
-                continue
-            if isinstance(ref, str) and ref:
-                assets_by_id[ref] = asset
-            lists["assets"].append(asset)
-        moved: dict[int, int] = {}
-        for index, target in enumerate(_fragment_list(fragment, "targets", number)):
-            same = _target_key(target)
-            if same not in target_at:
-                target_at[same] = len(lists["targets"])
-                lists["targets"].append(target)
-            moved[index] = target_at[same]
-        for key in ("findings", "dependencies"):
-            for item in _fragment_list(fragment, key, number):
-                if moved and isinstance(item, dict):
-                    # In a fragment with targets of its own, no index means its first.
-                    position = item.get("target_index", 0)
-                    if position is None:
-                        position = 0
-                    if type(position) is int and position in moved:
-                        item = {**item, "target_index": moved[position]}
-                lists[key].append(item)
-        lists["runs"].extend(_fragment_list(fragment, "runs", number))
-    for key, items in lists.items():
-        if items or any(key in f for f in fragments):
-            merged[key] = items
-    if "version" not in merged and not flat.recognizes(merged):
-        merged["version"] = "1.0"
-    raw = json.dumps(merged).encode()
-    if len(raw) > settings.INGEST_MAX_BYTES:
-        raise too_large(settings.INGEST_MAX_BYTES)
-    return raw
-
-
-def _target_key(target) -> str:
-    """What makes two flat targets one: their type and identifier (anything else that a
-    fragment sends as a target stays itself, for the parser to judge)."""
-    if not isinstance(target, dict):
-        return f"#{id(target)}"
-    return json.dumps([target.get("type"), target.get("identifier")])
-
-
-def _fragment_list(fragment: dict, key: str, number: int) -> list:
-    items = fragment.get(key)
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        path = f"chunk {number}: {key}"
-        raise ApiError(400, "VALIDATION_ERROR", f"{path}: must be an array", {key: [path]})
-    return items
+            return submit(
+                stored, data["format"], tenant=agent.tenant, agent=agent, key=key, **options
+            )
 
 
 class IngestUploadApi(TenantApiView):
     required_module = "scans"
     write_role = Role.MEMBER
-    parser_classes = [MultiPartParser]
+    parser_classes = [ReportUploadParser]
 
     @extend_schema_serializer(component_name="ReportUploadRequest")
     class InputSerializer(serializers.Serializer):

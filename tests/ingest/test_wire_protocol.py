@@ -159,7 +159,7 @@ class EveryAgentEndpointTakesCompressedBodies(AgentCase):
         padded = {"percent": 10, "padding": "x" * (3 << 20)}  # unknown fields are ignored
         response = self.send(f"{POLL}/{command.pk}/progress", padded)
         self.assertEqual(response.status_code, 200, response.content[:300])
-        with self.settings(INGEST_MAX_BYTES=1 << 20):
+        with self.settings(AGENT_MESSAGE_MAX_BYTES=1 << 20):
             self.assert_error(
                 self.send(f"{POLL}/{command.pk}/progress", padded, "gzip"),
                 413,

@@ -8,7 +8,7 @@ import pytest
 
 from agents.runtime.client import ApiClient, ApiError
 from agents.runtime.delivery import INGEST_CHUNK, INGEST_RIS, ChunkLimits, Delivery, Spool
-from ingest.api.views import assemble
+from ingest.chunks import assemble
 from ingest.parsers import ris
 from tests.agents.runtime.fakes import FakeServer, free_port
 
