@@ -19,6 +19,7 @@ from rediverio.audit import audit_record, changes_between
 from rediverio.models import AuditAction, Tenant
 from scans.models import Intensity, ScanProfile
 from scans.quality_gate import QualityGate
+from scans.scanner_config import acting_role, tools_config_refusals
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -38,6 +39,22 @@ NAME_MAX_LENGTH = ScanProfile._meta.get_field("name").max_length
 
 class ScanProfileNameTaken(Exception):
     pass
+
+
+class ToolsConfigRefused(ValueError):
+    """Tool options the caller's role may not set (scans/scanner_config.py), per field."""
+
+    def __init__(self, refusals: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {why}" for field, why in refusals.items()))
+        self.refusals = refusals
+
+
+def _check_tools_config(*, tenant: Tenant, by, tools_config, before: dict | None) -> None:
+    if tools_config == (before or {}):
+        return
+    refusals = tools_config_refusals(tools_config, acting_role(tenant, by), before=before)
+    if refusals:
+        raise ToolsConfigRefused(refusals)
 
 
 class SystemProfileReadOnly(Exception):
@@ -98,6 +115,7 @@ def scan_profile_create(
     by=None,
 ) -> ScanProfile:
     """Create a team's own profile; `is_default` takes the default from the old one."""
+    _check_tools_config(tenant=tenant, by=by, tools_config=tools_config or {}, before=None)
     _lock_tenant(tenant)
     name = name.strip()
     _ensure_name_free(tenant=tenant, name=name)
@@ -133,6 +151,13 @@ def scan_profile_update(
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    if "tools_config" in changes:
+        _check_tools_config(
+            tenant=profile.tenant,
+            by=by,
+            tools_config=changes["tools_config"],
+            before=profile.tools_config,
+        )
     _lock_tenant(profile.tenant)
     changes = dict(changes)
     if "name" in changes:
@@ -214,6 +239,7 @@ def scan_profile_clone(*, profile: ScanProfile, name: str | None = None, by=None
         _ensure_name_free(tenant=tenant, name=name)
     else:
         name = _copy_name(tenant=tenant, name=profile.name)
+    # The copy keeps the tools' options as they were set: nothing new reaches an agent.
     clone = ScanProfile(
         tenant=tenant,
         name=name,

@@ -28,6 +28,7 @@ from scans.models import (
 from scans.profiles import SYSTEM_PROFILES
 from scans.quality_gate import QualityGate, evaluate
 from scans.runs import run_count_started, run_is_active, run_reopen
+from scans.scanner_config import acting_role, scanner_config_refusals
 from scans.schedules import ScheduleError
 from scans.workflows import WAITING_NOTE, advance, start_stage
 
@@ -143,12 +144,25 @@ def session_record_ingest(
 
 
 class ScanInvalid(ValueError):
-    """A scan that cannot be saved; `field` names the setting at fault."""
+    """A scan that cannot be saved; `field` names the setting at fault, `details` every
+    field at fault when there are several."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, details: dict[str, list[str]] | None = None):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.details = details or {field: [message]}
+
+
+def _check_scanner_config(*, tenant: Tenant, by, config, before: dict | None) -> None:
+    """Members set only the scanner settings that cannot send an agent outside its work
+    area (scans/scanner_config.py); the role is looked up only when something changed."""
+    if config == (before or {}):
+        return
+    refusals = scanner_config_refusals(config, acting_role(tenant, by), before=before)
+    if refusals:
+        field, message = next(iter(refusals.items()))
+        raise ScanInvalid(field, message, {f: [m] for f, m in refusals.items()})
 
 
 class ScanLimitReached(Exception):
@@ -183,6 +197,9 @@ def _next_run(scan: Scan, now: datetime):
 @transaction.atomic
 def scan_create(*, tenant: Tenant, by=None, targets: list | None = None, **fields) -> Scan:
     """Create a scan definition; its next run follows from its schedule."""
+    _check_scanner_config(
+        tenant=tenant, by=by, config=fields.get("scanner_config", {}), before=None
+    )
     scan = _scan_insert(tenant=tenant, by=by, targets=targets, fields=fields)
     audit_record(tenant=tenant, by=by, action=AuditAction.SCAN_CREATED, target=scan)
     return scan
@@ -204,6 +221,10 @@ def _scan_insert(*, tenant: Tenant, by, targets: list | None, fields: dict) -> S
 
 @transaction.atomic
 def scan_update(*, scan: Scan, by=None, targets: list | None = None, **fields) -> Scan:
+    if "scanner_config" in fields:
+        _check_scanner_config(
+            tenant=scan.tenant, by=by, config=fields["scanner_config"], before=scan.scanner_config
+        )
     schedule_before = scan.schedule
     status_before = scan.status
     before = {name: getattr(scan, name) for name in fields}
@@ -263,6 +284,8 @@ def scan_clone(*, scan: Scan, name: str | None = None, by=None) -> Scan:
             "canceled_runs",
         )
     }
+    # The copy keeps the scanner settings as they were set (scans/scanner_config.py
+    # lets a member keep what an admin set): nothing new reaches an agent.
     clone = _scan_insert(
         tenant=scan.tenant,
         by=by,

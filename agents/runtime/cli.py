@@ -18,6 +18,7 @@ import json
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from agents.runtime.config import (
     ConfigError,
     build_config,
     parse_sarif_tools,
+    parse_work_roots,
 )
 from agents.runtime.config import parse_pairs as _pairs
 from agents.runtime.delivery import Delivery, Spool
@@ -74,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=COMMAND",
         help="a SARIF-writing tool: 'njsscan --sarif -o {output} {target}'",
+    )
+    common.add_argument(
+        "--work-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory scans may read; repeat for several (env AGENT_WORK_ROOTS, "
+        "':'-separated; default: the working directory)",
     )
     common.add_argument("--retries", type=int, help="retries per request (env AGENT_RETRIES)")
     common.add_argument("-v", "--verbose", action="store_true")
@@ -149,6 +159,8 @@ def settings_from(args: argparse.Namespace) -> AgentConfig:
         overrides["sarif_tools"] = parse_sarif_tools(_pairs(args.sarif_tool, "--sarif-tool"))
     if getattr(args, "label", None):
         overrides["labels"] = _pairs(args.label, "--label")
+    if args.work_root:
+        overrides["work_roots"] = parse_work_roots(args.work_root, "--work-root")
     return build_config(overrides)
 
 
@@ -188,6 +200,10 @@ def cmd_run(args: argparse.Namespace, settings: AgentConfig) -> int:
     if upload and asset is None and not args.scan_id:  # a session names its own target
         _warn_unnamed(f"no --asset, and {args.path} has no git remote")
     delivery = _delivery(settings) if upload else None
+    # What the operator names on the command line is theirs to scan: the directory and
+    # its rule files join the work roots for this run.
+    chosen = [root, *(Path(r).expanduser() for r in args.semgrep_rules)]
+    settings = replace(settings, work_roots=(*settings.work_roots, *chosen))
     runs: list[ToolRun] = []
     for tool in dict.fromkeys(args.tool):
         config: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.runtime import USER_AGENT, VERSION
 from agents.runtime.adapters import ScanError
+from agents.runtime.confine import OutsideWorkRoots, WorkRoots
 from agents.runtime.jobs import finish
 from agents.runtime.metrics import disk_free_bytes, memory_percent
 from ingest.parsers.detect import parse_report
@@ -70,15 +71,22 @@ def health_report(worker: Worker) -> dict[str, Any]:
     }
 
 
-def collect_report(payload: dict[str, Any]) -> Report:
-    """The report a `collect` command names: `source_config.path` on this machine or
-    `source_config.url` (http or https), in `format` or a detected one."""
+def collect_report(payload: dict[str, Any], roots: WorkRoots | None = None) -> Report:
+    """The report a `collect` command names: `source_config.path` on this machine (inside
+    the work roots, when given) or `source_config.url` (http or https), in `format` or a
+    detected one."""
     source = payload.get("source_config")
     source = source if isinstance(source, dict) else payload
     report_format = source.get("format") or None
     where = source.get("path") or source.get("url")
     if source.get("path"):
-        raw = _read_file(Path(str(source["path"])).expanduser())
+        path = Path(str(source["path"])).expanduser()
+        if roots is not None:
+            try:
+                path = roots.check(path, "the report to collect")
+            except OutsideWorkRoots as exc:
+                raise ScanError(str(exc)) from exc
+        raw = _read_file(path)
     elif source.get("url"):
         raw = _download(str(source["url"]), source.get("headers"))
     else:

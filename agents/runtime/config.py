@@ -20,6 +20,10 @@ that it survives a restart; delete the file to go back to flags and environment)
 | AGENT_REGION              | --region               | empty                  |
 | AGENT_RETRIES             | --retries              | 3 (per request)        |
 | AGENT_ALLOW_PAYLOAD_COMMANDS | --allow-payload-commands | off              |
+| AGENT_WORK_ROOTS          | --work-root (repeat)   | the working directory  |
+
+Work roots are the directories scans may read (agents/runtime/confine.py); in the
+variable, separated by the path separator (":"). A config_update never changes them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.runtime.adapters.sarif_command import SarifTool
+from agents.runtime.confine import WorkRoots, default_work_roots
 
 AGENT_TYPES = ("worker", "collector", "runner")
 PERSISTED_FILE = "agent-config.json"
@@ -70,6 +75,8 @@ class AgentConfig:
     spool_interval: float = 60.0
     shutdown_grace: float = 120.0
     work_dir: Path = field(default_factory=lambda: Path.home() / ".rediverio-agent")
+    # The directories scans may read; not in UPDATABLE: the server must not widen them.
+    work_roots: tuple[Path, ...] = field(default_factory=default_work_roots)
     labels: Mapping[str, str] = field(default_factory=dict)
     tool_paths: Mapping[str, str] = field(default_factory=dict)
     sarif_tools: Mapping[str, SarifTool] = field(default_factory=dict)
@@ -86,6 +93,16 @@ class AgentConfig:
     @property
     def persisted_path(self) -> Path:
         return self.work_dir / PERSISTED_FILE
+
+    @property
+    def checkouts_dir(self) -> Path:
+        return self.work_dir / "checkouts"
+
+    @property
+    def scan_roots(self) -> WorkRoots:
+        """Where scans may read: the work roots and the agent's own clones, but not the
+        rest of the work directory (its spool holds other scans' reports)."""
+        return WorkRoots.of([*self.work_roots, self.checkouts_dir], private=[self.work_dir])
 
     def with_persisted(self) -> AgentConfig:
         """These settings with the server's last config_update applied."""
@@ -182,6 +199,22 @@ def parse_pairs(items: list, what: str) -> dict[str, str]:
     return pairs
 
 
+def parse_work_roots(items: list[str], what: str) -> tuple[Path, ...]:
+    """Existing directories, resolved: a root that is a typo would confine every scan
+    to nothing without saying why."""
+    roots = []
+    for item in items:
+        if not item.strip():
+            continue
+        path = Path(item.strip()).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"{what}: {item!r} is not a directory")
+        roots.append(path.resolve())
+    if not roots:
+        raise ConfigError(f"{what}: name at least one directory")
+    return tuple(dict.fromkeys(roots))
+
+
 def parse_sarif_tools(specs: Mapping[str, Any]) -> dict[str, SarifTool]:
     try:
         return {name: SarifTool.from_config(name, spec) for name, spec in specs.items()}
@@ -226,6 +259,10 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         if not isinstance(specs, dict):
             raise ConfigError("AGENT_SARIF_TOOLS must be a JSON object of name: command")
         found["sarif_tools"] = parse_sarif_tools(specs)
+    if env.get("AGENT_WORK_ROOTS"):
+        found["work_roots"] = parse_work_roots(
+            env["AGENT_WORK_ROOTS"].split(os.pathsep), "AGENT_WORK_ROOTS"
+        )
     if env.get("AGENT_ALLOW_PAYLOAD_COMMANDS", "").lower() in ("1", "true", "yes", "on"):
         found["allow_payload_commands"] = True
     return found

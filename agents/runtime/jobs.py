@@ -20,6 +20,7 @@ from typing import Any
 from agents.runtime.adapters import ScanError, adapter_for, target_kinds_of
 from agents.runtime.adapters.base import Job, ScanCancelled, ScanOutcome, run_scan
 from agents.runtime.config import AgentConfig
+from agents.runtime.confine import OutsideWorkRoots
 from agents.runtime.targets import GIT, PATH, Target, TargetError, cleanup, prepare, resolve_target
 from ingest.report import Report, ReportTarget
 
@@ -75,9 +76,13 @@ def execute_scan(
     the reason the command failed."""
     progress = progress or (lambda percent, message: None)
     deadline = time.monotonic() + request.timeout
+    roots = settings.scan_roots
     try:
-        target = target or resolve_target(request.target, request.target_type, request.config)
-    except TargetError as exc:
+        if target is None:
+            target = resolve_target(request.target, request.target_type, request.config, roots)
+        elif target.kind == PATH and target.local_path is not None:
+            target.local_path = roots.check(target.local_path, "the target")
+    except (TargetError, OutsideWorkRoots) as exc:
         raise ScanError(str(exc)) from exc
     # An impossible pair is refused before anything is looked up, cloned or started.
     accepted = target_kinds_of(request.scanner, dict(settings.sarif_tools))
@@ -118,7 +123,13 @@ def execute_scan(
             raise ScanError(f"timed out after {request.timeout:g} s before {request.scanner} ran")
         outcome = run_scan(
             adapter,
-            Job(target=target, config=request.config, job_dir=job_dir, templates=templates),
+            Job(
+                target=target,
+                config=request.config,
+                job_dir=job_dir,
+                templates=templates,
+                roots=roots,
+            ),
             timeout=remaining,
             cancel=cancel,
         )

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.runtime.confine import OutsideWorkRoots, WorkRoots
 from agents.runtime.process import run_process
 from findings.rules.assets import AssetType, InvalidAssetIdentifier, normalize_asset
 from ingest.report import ReportTarget
@@ -62,26 +63,34 @@ class Target:
         return f"{self.kind} {self.value}"
 
 
-def resolve_target(value: str, target_type: str = "", config: dict | None = None) -> Target:
+def resolve_target(
+    value: str,
+    target_type: str = "",
+    config: dict | None = None,
+    roots: WorkRoots | None = None,
+) -> Target:
     """Classify a scan payload's target. `config["path"]` names a local checkout of the
-    target (e.g. a repository asset whose code is already on this machine)."""
+    target (e.g. a repository asset whose code is already on this machine). With
+    `roots`, a local path outside them is refused (agents/runtime/confine.py)."""
     config = config or {}
     value = (value or "").strip()
     target_type = (target_type or "").strip().lower()
     asset = ReportTarget(identifier=value, type=target_type) if value else None
     local = config.get("path")
-    if isinstance(local, str) and local:
-        return _local(local, value or local, asset)
+    if local not in (None, "") and not isinstance(local, str):
+        raise TargetError(f"config.path must name a directory, not {local!r}")
+    if local:
+        return _local(local, value or local, asset, roots, "config.path", local)
     if not value:
         raise TargetError("the scan names no target")
     if value.startswith("file://"):
-        return _local(value[len("file://") :], value, asset)
+        return _local(value[len("file://") :], value, asset, roots, named=value)
     if target_type in _IMAGE_ASSET_TYPES or value.startswith("docker://"):
         return Target(IMAGE, value.removeprefix("docker://"), asset=asset)
     if target_type in _URL_ASSET_TYPES:
         return Target(URL, value, asset=asset)
     if os.path.isabs(value) or value.startswith("."):
-        return _local(value, value, asset)
+        return _local(value, value, asset, roots)
     if target_type == "repository" or _looks_like_git(value):
         if value.startswith(_GIT_SCHEMES):
             return Target(GIT, value, clone_url=value, asset=asset)
@@ -106,11 +115,24 @@ def _looks_like_git(value: str) -> bool:
     return value.startswith(_GIT_SCHEMES) or value.endswith(".git")
 
 
-def _local(path: str, value: str, asset: ReportTarget | None) -> Target:
-    directory = Path(path).expanduser()
+def _local(
+    path: str,
+    value: str,
+    asset: ReportTarget | None,
+    roots: WorkRoots | None,
+    what: str = "the target",
+    named: str = "",
+) -> Target:
+    if roots is not None:
+        try:
+            directory = roots.check(path, what, named=named or path)
+        except OutsideWorkRoots as exc:
+            raise TargetError(str(exc)) from exc
+    else:
+        directory = Path(path).expanduser().resolve()
     if not directory.exists():
         raise TargetError(f"the path {path!r} does not exist on this agent")
-    return Target(PATH, value, local_path=directory.resolve(), asset=asset)
+    return Target(PATH, value, local_path=directory, asset=asset)
 
 
 def prepare(

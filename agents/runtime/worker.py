@@ -211,7 +211,7 @@ class Worker:
                 )
                 report, exit_code = outcome.report, outcome.exit_code
             else:
-                report, exit_code = collect_report(payload), 0
+                report, exit_code = collect_report(payload, self.settings.scan_roots), 0
             document = to_ris(
                 report, scan_id=str(payload.get("scan_id") or ""), agent_id=self.settings.agent_id
             )

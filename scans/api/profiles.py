@@ -38,6 +38,7 @@ from scans.models import Intensity, ScanProfile
 from scans.profile_services import (
     ScanProfileInUse,
     ScanProfileNameTaken,
+    ToolsConfigRefused,
     scan_profile_clone,
     scan_profile_create,
     scan_profile_delete,
@@ -117,7 +118,9 @@ class ToolConfigSerializer(StrictSerializer):
     options = serializers.DictField(
         required=False,
         validators=[no_null_characters],
-        help_text="Options of the tool, handed to it as they are.",
+        help_text="Options of the tool, handed to it as they are. As in a scan's "
+        "scanner_config, keys naming files on the agent's host (path, rule files) or "
+        "passing flags are an admin's to set.",
     )
     template_mode = serializers.ChoiceField(
         choices=TEMPLATE_MODES,
@@ -306,6 +309,10 @@ def _name_taken(exc: ScanProfileNameTaken) -> serializers.ValidationError:
     return serializers.ValidationError({"name": [str(exc)]})
 
 
+def _refused(exc: ToolsConfigRefused) -> serializers.ValidationError:
+    return serializers.ValidationError({field: [why] for field, why in exc.refusals.items()})
+
+
 class ScanProfilesApiView(TenantApiView):
     """Scan profiles are reusable scan settings: tools, intensity, limits, quality gate.
     Reading needs the viewer role and changing the admin role; system profiles are
@@ -368,6 +375,8 @@ class ScanProfileListCreateApi(ScanProfilesApiView):
             )
         except ScanProfileNameTaken as exc:  # lost a race with another request
             raise _name_taken(exc) from exc
+        except ToolsConfigRefused as exc:
+            raise _refused(exc) from exc
         return Response(ScanProfileSerializer(profile).data, status=status.HTTP_201_CREATED)
 
 
@@ -424,6 +433,8 @@ class ScanProfileDetailApi(ScanProfilesApiView):
             )
         except ScanProfileNameTaken as exc:
             raise _name_taken(exc) from exc
+        except ToolsConfigRefused as exc:
+            raise _refused(exc) from exc
         return Response(ScanProfileSerializer(profile).data)
 
     @extend_schema(

@@ -9,7 +9,10 @@
     GET                   /api/v1/scan-sessions/{id}
     POST                  /api/v1/scan-sessions/{id}/stop | retry
 
-Viewers read; members and above create, change and run scans.
+Viewers read; members and above create, change and run scans. Which `scanner_config`
+keys a member may set is an allow-list (scans/scanner_config.py): the others (host
+paths, rule files, raw flags) are an admin's, and a member setting one gets a 400
+naming it (`scanner_config.path`).
 """
 
 from __future__ import annotations
@@ -153,7 +156,13 @@ class ScanSerializer(serializers.ModelSerializer):
     )
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     pipeline = PipelineField(required=False)
-    scanner_config = serializers.DictField(required=False, validators=[no_null_characters])
+    scanner_config = serializers.DictField(
+        required=False,
+        validators=[no_null_characters],
+        help_text="Settings handed to the scanner. Members may set only the keys that tune "
+        "a scan (severity, excludes, a rule set the agents ship…); keys naming files on the "
+        "agent's host (path, rule files) or passing flags are set by an admin.",
+    )
 
     class Meta:
         model = Scan
@@ -280,7 +289,7 @@ def _scan(request: Request, scan_id) -> Scan:
 
 
 def _invalid(exc: ScanInvalid) -> ApiError:
-    return ApiError(400, "VALIDATION_ERROR", str(exc), {exc.field: [exc.message]})
+    return ApiError(400, "VALIDATION_ERROR", str(exc), exc.details)
 
 
 def _save_fields(data: dict) -> tuple[dict, list | None]:

@@ -54,6 +54,8 @@ class AgentEndToEnd(LiveServerTestCase):
                 key,
                 "--work-dir",
                 str(self.workdir / "agent"),
+                "--work-root",
+                str(self.app),
                 "--poll-interval",
                 "0.3",
                 "--heartbeat-interval",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from agents.runtime.confine import OutsideWorkRoots, WorkRoots, real
 from agents.runtime.process import ProcessResult, run_process
 from agents.runtime.targets import GIT, PATH, Target
 from findings.rules.capabilities import tool_capabilities
@@ -66,6 +67,18 @@ class Job:
     config: dict
     job_dir: Path
     templates: list[Path] = field(default_factory=list)
+    # Where the files a command names may be (agents/runtime/confine.py); None only
+    # when an adapter is driven directly, not through `execute_scan`.
+    roots: WorkRoots | None = None
+
+    def confine(
+        self, path: str | Path, what: str, *, also: tuple[Path, ...] = (), named: str = ""
+    ) -> Path:
+        """A file the command names (spelled `named`), resolved; OutsideWorkRoots when
+        it is outside the work roots (and `also`)."""
+        if self.roots is None:
+            return real(path)
+        return self.roots.check(path, what, also=also, named=named)
 
     @property
     def output_file(self) -> Path:
@@ -198,7 +211,10 @@ def run_scan(
             f"it scans: {kinds}"
         )
     job.job_dir.mkdir(parents=True, exist_ok=True)
-    argv = adapter.command(job)
+    try:
+        argv = adapter.command(job)
+    except OutsideWorkRoots as exc:
+        raise ScanError(str(exc)) from exc
     try:
         result = run_process(
             argv,

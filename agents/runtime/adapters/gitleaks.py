@@ -7,6 +7,8 @@ anything else is a failure. `--redact` keeps secrets out of the report file.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agents.runtime.adapters.base import Adapter, Job, ScanError
 from agents.runtime.process import ProcessResult
 
@@ -42,7 +44,12 @@ class GitleaksAdapter(Adapter):
         if job.templates:
             argv += ["--config", str(job.templates[0])]
         elif isinstance(job.config.get("config_file"), str):
-            argv += ["--config", job.config["config_file"]]
+            # Relative to the scanned directory, where gitleaks runs.
+            named = job.config["config_file"]
+            config_file = job.confine(
+                job.scan_dir / Path(named).expanduser(), "gitleaks config", named=named
+            )
+            argv += ["--config", str(config_file)]
         return argv
 
     def check(self, job: Job, result: ProcessResult, raw: bytes) -> None:

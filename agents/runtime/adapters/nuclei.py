@@ -31,7 +31,7 @@ class NucleiAdapter(Adapter):
     def templates(self, job: Job) -> list[Path]:
         paths = []
         for item in _strings(job.config.get("templates")):
-            path = Path(item).expanduser()
+            path = job.confine(item, "nuclei templates")
             if not path.exists():
                 raise ScanError(f"nuclei templates {item!r} do not exist on this agent")
             paths.append(path)

@@ -23,6 +23,18 @@ SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules" / "semgrep"
 _REGISTRY_PREFIXES = ("p/", "r/", "s/", "auto", "http://", "https://", "registry")
 
 
+def bundled_rule_sets() -> dict[str, Path]:
+    """The rule sets shipped with the agent, by name (`python` for `python.yml`). The
+    server lets any member choose one of these names (scans/scanner_config.py)."""
+    if not SHIPPED_RULES.is_dir():
+        return {}
+    return {
+        path.stem: path.resolve()
+        for path in sorted(SHIPPED_RULES.iterdir())
+        if path.suffix in (".yml", ".yaml") and path.is_file()
+    }
+
+
 class SemgrepAdapter(Adapter):
     name = "semgrep"
     executable = "semgrep"
@@ -35,13 +47,22 @@ class SemgrepAdapter(Adapter):
     extra_env = {"SEMGREP_SEND_METRICS": "off", "SEMGREP_ENABLE_VERSION_CHECK": "0"}
 
     def rule_paths(self, job: Job) -> list[Path]:
+        """The rules to run: a rule set the agent ships, named (`python`), or rule
+        files and folders inside the work roots or the shipped rules; relative ones are
+        looked up in the scanned directory first (e.g. `.semgrep/`)."""
         wanted = job.config.get("rules") or job.config.get("config") or []
         if isinstance(wanted, str):
             wanted = [wanted]
+        if not isinstance(wanted, list):
+            raise ScanError(f"semgrep rules must be paths or rule set names, not {wanted!r}")
+        bundled = bundled_rule_sets()
         paths = []
         for item in wanted:
             if not isinstance(item, str) or not item.strip():
                 raise ScanError(f"semgrep rules must be paths, not {item!r}")
+            if item in bundled:
+                paths.append(bundled[item])
+                continue
             if item.startswith(_REGISTRY_PREFIXES) or "://" in item:
                 raise ScanError(
                     f"semgrep rules {item!r} come from the semgrep registry, which this agent "
@@ -49,12 +70,12 @@ class SemgrepAdapter(Adapter):
                 )
             path = Path(item).expanduser()
             if not path.is_absolute() and job.target.local_path is not None:
-                # Relative rules live in the scanned repository (e.g. `.semgrep/`).
                 inside = job.target.local_path / path
-                path = inside if inside.exists() else path
+                path = inside if job.confine(inside, "semgrep rules", named=item).exists() else path
+            path = job.confine(path, "semgrep rules", also=(SHIPPED_RULES,), named=item)
             if not path.exists():
                 raise ScanError(f"semgrep rules {item!r} do not exist on this agent")
-            paths.append(path.resolve())
+            paths.append(path)
         paths += job.templates
         if not paths and not SHIPPED_RULES.is_dir():
             # An install that left out the package data must say so, not scan nothing.

@@ -161,7 +161,7 @@ def test_an_unknown_scanner_names_the_ones_it_knows(tmp_path):
 @pytest.mark.parametrize(
     ("scanner", "target", "target_type", "reason"),
     [
-        ("bandit", "/no/such/dir", "", "the path '/no/such/dir' does not exist on this agent"),
+        ("bandit", "/no/such/dir", "", "'/no/such/dir' is outside this agent's work roots"),
         ("bandit", "https://shop.example.com", "website", "bandit cannot scan a url target"),
         ("nuclei", str(SAMPLE_APP), "", "nuclei cannot scan a path target"),
         ("bandit", "nginx:1.25", "container", "bandit cannot scan a image target"),

@@ -140,11 +140,11 @@ def test_a_tool_that_is_not_installed_fails_the_command_with_the_reason(tmp_path
 
 def test_a_bad_target_fails_the_command_with_the_reason(tmp_path):
     with FakeServer() as server:
-        server.queue_commands(scan_command("c1", "bandit", "/no/such/checkout"))
-        with running(settings_for(server, tmp_path)):
+        server.queue_commands(scan_command("c1", "bandit", f"{tmp_path}/no/such/checkout"))
+        with running(settings_for(server, tmp_path, work_roots=(tmp_path,))):
             done = final_call(server, "c1")
     assert done.path.endswith("/fail")
-    assert "'/no/such/checkout' does not exist on this agent" in done.body["error_message"]
+    assert "/no/such/checkout' does not exist on this agent" in done.body["error_message"]
 
 
 def test_a_tool_that_hangs_is_killed_and_the_command_failed_with_the_reason(tmp_path):
@@ -228,7 +228,7 @@ def test_a_collector_imports_the_report_a_collect_command_names(tmp_path):
     }
     with FakeServer() as server:
         server.queue_commands(collect)
-        with running(settings_for(server, tmp_path, agent_type="collector")):
+        with running(settings_for(server, tmp_path, agent_type="collector", work_roots=(DATA,))):
             done = final_call(server, "k1")
     (ingest,) = server.calls(INGEST)
     assert ingest.body["tool"]["name"] == "semgrep"
