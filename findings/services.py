@@ -23,6 +23,50 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 
+class AssetLimitReached(Exception):
+    """The team's plan allows no more assets (its `max_assets`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetAllowance:
+    """A team's `max_assets` (None: unlimited) and how many assets it has."""
+
+    limit: int | None
+    existing: int = 0
+
+    @property
+    def room(self) -> int | None:
+        """How many new assets may still be created; None when there is no limit."""
+        return None if self.limit is None else max(self.limit - self.existing, 0)
+
+    def refusal(self, tenant: Tenant) -> str:
+        return (
+            f"The {tenant.plan} plan of {tenant.name} allows {self.limit} asset(s) "
+            f"(max_assets); {self.existing} already exist. Remove assets or raise the limit."
+        )
+
+
+def assets_allowance(tenant: Tenant) -> AssetAllowance:
+    """How many new assets `tenant` may still create. Every path that creates assets
+    asks this first, inside its transaction. (The Django admin does not: operators are
+    exempt from plan limits, as they grant what a plan does not.)
+
+    With a limit, the tenant row stays locked until commit, so that two creations at
+    once cannot both take the last place. FOR NO KEY UPDATE, not FOR UPDATE: rows that
+    merely reference the tenant (findings and sessions, whose foreign-key checks take
+    KEY SHARE locks) go on being written meanwhile; with FOR UPDATE, an ingest holding
+    an asset and inserting its findings would wait for a creator waiting for that asset.
+    Lock order: the tenant row before any asset row (ingest/pipeline.py `_assets_for`).
+    """
+    if Tenant.objects.get(pk=tenant.pk).limit("max_assets") is None:
+        return AssetAllowance(None)  # no lock: creations on unlimited plans never queue
+    limit = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk).limit("max_assets")
+    if limit is None:
+        return AssetAllowance(None)
+    return AssetAllowance(limit, Asset.objects.for_tenant(tenant).count())
+
+
+@transaction.atomic
 def asset_get_or_create(
     *,
     tenant: Tenant,
@@ -31,12 +75,25 @@ def asset_get_or_create(
     name: str | None = None,
 ) -> tuple[Asset, bool]:
     """The tenant's asset for an identifier in any of its spellings (normalised first:
-    `git@github.com:Org/Repo.git` and `github.com/org/repo` are one asset)."""
+    `git@github.com:Org/Repo.git` and `github.com/org/repo` are one asset).
+
+    Raises AssetLimitReached when the asset is new and the plan allows no more; an
+    asset that exists is always returned, whatever the limit."""
     normalized = normalize_asset(identifier, asset_type, name)
+    key = {"type": normalized.type.value, "identifier": normalized.identifier}
+    mine = Asset.objects.for_tenant(tenant).filter(**key)
+    asset = mine.first()
+    if asset is not None:
+        return asset, False
+    allowance = assets_allowance(tenant)
+    if allowance.room == 0:
+        asset = mine.first()  # created by a concurrent call meanwhile: not a new one
+        if asset is not None:
+            return asset, False
+        raise AssetLimitReached(allowance.refusal(tenant))
     return Asset.objects.get_or_create(
         tenant=tenant,
-        type=normalized.type.value,
-        identifier=normalized.identifier,
+        **key,
         defaults={
             "name": normalized.name,
             "provider": normalized.provider.value if normalized.provider else "",

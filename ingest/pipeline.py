@@ -19,7 +19,7 @@ scan session id and records the returned counts on it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +40,7 @@ from findings.models import (
 )
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from findings.rules.categories import source_category_for_tool
+from findings.services import AssetAllowance, assets_allowance
 from findings.stats import assets_refresh_stats
 from ingest.boundary import bound_report
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
@@ -104,6 +105,11 @@ class IngestResult:
     by_severity: dict[str, int] = field(default_factory=dict)
     asset_ids: list = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # New assets the plan refused (max_assets), as {"identifier", "type", "reason"}, and
+    # what of the report was not stored with them.
+    refused_assets: list[dict[str, str]] = field(default_factory=list)
+    refused_findings: int = 0
+    refused_dependencies: int = 0
 
     @property
     def findings_total(self) -> int:
@@ -119,6 +125,11 @@ class IngestResult:
             "findings_fixed": self.findings_fixed,
             "findings_reopened": self.findings_reopened,
             "errors": self.errors,
+            "refused": {
+                "assets": self.refused_assets,
+                "findings": self.refused_findings,
+                "dependencies": self.refused_dependencies,
+            },
         }
 
 
@@ -156,6 +167,7 @@ def ingest_report(
                 "`versionControlProvenance`), or send it for a scan session (`scan_session`)"
             )
     assets = _assets_for(tenant, targets, result)
+    report, assets = _without_refused(report, assets, result)
     result.asset_ids = [a.pk for a in dict.fromkeys(assets)]
 
     sightings = _dedupe(report, assets, result)
@@ -198,8 +210,18 @@ def is_anonymous_asset(asset: Asset) -> bool:
     return asset.type == "other" and asset.identifier.startswith(ANONYMOUS_PREFIX)
 
 
-def _assets_for(tenant: Tenant, targets: list[ReportTarget], result: IngestResult) -> list[Asset]:
-    """One Asset per target (same order), created when new, locked for this ingest."""
+def _assets_for(
+    tenant: Tenant, targets: list[ReportTarget], result: IngestResult
+) -> list[Asset | None]:
+    """One Asset per target (same order), created when new, locked for this ingest;
+    None for a new one beyond the plan's `max_assets` (listed in `result.refused_assets`).
+
+    Lock order: the tenant row, and only when the report names new assets (see
+    findings/services.py `assets_allowance`), then the asset rows by primary key. Two
+    ingests creating assets queue on the tenant row before holding any asset, so they
+    cannot deadlock each other nor both take the last places. (Taking the tenant row
+    after an asset would: A holds an asset and waits for the tenant, while B holds the
+    tenant and waits for A's asset, which a third ingest created meanwhile.)"""
     normalized = []
     for index, target in enumerate(targets):
         try:
@@ -209,9 +231,18 @@ def _assets_for(tenant: Tenant, targets: list[ReportTarget], result: IngestResul
         except InvalidAssetIdentifier as exc:
             raise ReportError(str(exc), path=f"targets[{index}].identifier") from exc
     keys = {(n.type.value, n.identifier) for n in normalized}
+    allowance = None
+    if Asset.objects.for_tenant(tenant).filter(_matching(keys)).count() < len(keys):
+        allowance = assets_allowance(tenant)
     by_key = _lock_assets(tenant, keys)
-    missing = [n for n in dict.fromkeys(normalized) if (n.type.value, n.identifier) not in by_key]
-    if missing:
+    named = {(n.type.value, n.identifier): n for n in normalized}  # one per asset
+    missing = [n for key, n in named.items() if key not in by_key]
+    if missing and allowance is None:
+        # Deleted since the count above: asked now, after the asset locks (the rare
+        # case the lock order above cannot cover).
+        allowance = assets_allowance(tenant)
+    allowed = missing if allowance is None or allowance.room is None else missing[: allowance.room]
+    if allowed:
         Asset.objects.bulk_create(
             [
                 Asset(
@@ -221,20 +252,68 @@ def _assets_for(tenant: Tenant, targets: list[ReportTarget], result: IngestResul
                     name=n.name[:500],
                     provider=n.provider.value if n.provider else "",
                 )
-                for n in {(n.type, n.identifier): n for n in missing}.values()
+                for n in allowed
             ],
             ignore_conflicts=True,  # a concurrent ingest may have created it meanwhile
         )
         by_key = _lock_assets(tenant, keys)
-    result.assets_created = len({(n.type, n.identifier) for n in missing})
-    result.assets_updated = len(keys) - result.assets_created
-    return [by_key[(n.type.value, n.identifier)] for n in normalized]
+    refused = [n for n in missing if (n.type.value, n.identifier) not in by_key]
+    if refused:
+        _refuse(tenant, refused, allowance or AssetAllowance(None), result)
+    result.assets_created = len(missing) - len(refused)
+    result.assets_updated = len(keys) - len(missing)
+    return [by_key.get((n.type.value, n.identifier)) for n in normalized]
 
 
-def _lock_assets(tenant: Tenant, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Asset]:
+def _refuse(tenant: Tenant, refused: list, allowance: AssetAllowance, result: IngestResult) -> None:
+    result.refused_assets = [
+        {"identifier": n.identifier, "type": n.type.value, "reason": "max_assets"} for n in refused
+    ]
+    named = ", ".join(n.identifier for n in refused[:3])
+    more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+    result.errors.append(
+        f"{len(refused)} new asset(s) refused ({named}{more}), and what the report holds "
+        f"for them not stored (the rest of the report was): {allowance.refusal(tenant)}"
+    )
+
+
+def _without_refused(
+    report: Report, assets: list[Asset | None], result: IngestResult
+) -> tuple[Report, list[Asset]]:
+    """The report without the findings and dependencies of refused assets (nothing of
+    theirs is stored, the rest is), its target indexes renumbered to the assets kept."""
+    if None not in assets:
+        return report, assets
+    kept, renumbered = [], {}
+    for index, asset in enumerate(assets):
+        if asset is not None:
+            renumbered[index] = len(kept)
+            kept.append(asset)
+
+    def moved(items: list) -> list:
+        out = []
+        for item in items:
+            old = item.target_index or 0
+            new = renumbered.get(old)
+            if new is not None:
+                out.append(item if new == old else replace(item, target_index=new))
+        return out
+
+    findings, dependencies = moved(report.findings), moved(report.dependencies)
+    result.refused_findings = len(report.findings) - len(findings)
+    result.refused_dependencies = len(report.dependencies) - len(dependencies)
+    return replace(report, findings=findings, dependencies=dependencies), kept
+
+
+def _matching(keys: set[tuple[str, str]]) -> Q:
     match = Q()
     for kind, identifier in keys:
         match |= Q(type=kind, identifier=identifier)
+    return match
+
+
+def _lock_assets(tenant: Tenant, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Asset]:
+    match = _matching(keys)
     # NO KEY UPDATE: writers of an asset's findings still queue behind each other, but
     # rows that merely reference the asset (a run starting on it inserts sessions and
     # commands, whose foreign-key checks take KEY SHARE locks) do not wait for the

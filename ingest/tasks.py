@@ -371,7 +371,7 @@ def _run(run: IngestRun, raw: bytes) -> None:
         counts=counts,
         tool_name=report.tool_name,
         tool_version=report.tool_version,
-        asset=Asset.objects.for_tenant(run.tenant).filter(pk=result.asset_ids[0]).first(),
+        asset=Asset.objects.for_tenant(run.tenant).filter(pk__in=result.asset_ids[:1]).first(),
         started_at=report.started_at,
         finished_at=report.finished_at,
     )

@@ -2,6 +2,14 @@
 
 A limit of -1 means unlimited. A tenant's `limits_override` and `modules_override`
 win over its plan, so an operator can grant one team more agents without a new plan.
+
+Each limit is checked where its rows are created, with the tenant row locked so that
+two creations at once cannot both take the last place: `agent_limit` in
+agents/services.py `agent_create`, `max_scans` in scans/services.py `_scan_insert`,
+`max_assets` in findings/services.py `assets_allowance` (asset_get_or_create, and
+ingest, which stores the rest of a report and says what it refused), `max_members` in
+rediverio/services.py `membership_grant`. The Django admin is exempt: operators grant
+what a plan does not.
 """
 
 from __future__ import annotations

@@ -52,6 +52,22 @@ from rediverio.api_errors import ApiError
 from rediverio.models import Role
 
 
+class RefusedAssetSerializer(serializers.Serializer):
+    identifier = serializers.CharField()
+    type = serializers.CharField()
+    reason = serializers.ChoiceField(choices=["max_assets"])
+
+
+class RefusedSerializer(serializers.Serializer):
+    assets = RefusedAssetSerializer(
+        many=True,
+        help_text="New assets the team's plan refused (max_assets); assets that exist are "
+        "never refused.",
+    )
+    findings = serializers.IntegerField(help_text="Findings of refused assets, not stored.")
+    dependencies = serializers.IntegerField(help_text="Dependencies of refused assets, not stored.")
+
+
 class IngestResultSerializer(serializers.Serializer):
     scan_id = serializers.UUIDField(help_text="The scan session that recorded this report.")
     ingest_id = serializers.UUIDField()
@@ -75,6 +91,10 @@ class IngestResultSerializer(serializers.Serializer):
         "scan session and asset within the replay window): nothing was stored again, and "
         "this is the first delivery's answer; `ingest_id` names its ingest."
     )
+    refused = RefusedSerializer(
+        required=False,
+        help_text="What the team's plan refused to store; the rest of the report was stored.",
+    )
 
 
 RESULT_EXAMPLE = {
@@ -89,6 +109,7 @@ RESULT_EXAMPLE = {
     "findings_fixed": 0,
     "findings_reopened": 0,
     "errors": [],
+    "refused": {"assets": [], "findings": 0, "dependencies": 0},
     "replay": False,
 }
 FLAT_EXAMPLE = {

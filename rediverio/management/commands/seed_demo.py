@@ -2,19 +2,21 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import time
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from agents.models import Agent, AgentKey
 from agents.services import agent_create, agent_key_issue, agent_key_revoke
-from findings.services import asset_get_or_create
+from findings.services import AssetLimitReached, asset_get_or_create
 from rediverio.models import Plan, Role, Tenant
 from rediverio.secrets import matching_secret
-from rediverio.services import membership_grant, tenant_create
+from rediverio.services import MemberLimitReached, membership_grant, tenant_create
 from scans.models import Scan, ScanProfile
 from scans.services import scan_create, system_profiles_install
 
@@ -26,6 +28,15 @@ DEMO_SCAN = "Sample app SAST"
 SAMPLE_APP = settings.BASE_DIR / "samples" / "vulnerable-app"
 
 
+@contextmanager
+def _plan_limits_as_errors() -> Iterator[None]:
+    """A plan that refuses the demo's asset or user (its `max_assets`, `max_members`)."""
+    try:
+        yield
+    except (AssetLimitReached, MemberLimitReached) as exc:
+        raise CommandError(str(exc)) from exc
+
+
 class Command(BaseCommand):
     help = (
         "Create (or refresh) the demo tenant, its user, the sample app asset, a scan of it, "
@@ -34,7 +45,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        with transaction.atomic():
+        with _plan_limits_as_errors(), transaction.atomic():
             tenant = Tenant.objects.filter(slug=DEMO_TENANT).first() or tenant_create(
                 slug=DEMO_TENANT, name="Demo Team", plan=Plan.BUSINESS
             )
