@@ -14,6 +14,7 @@ name a row, another team's row is a 404, exactly as a row that does not exist.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Callable
@@ -571,3 +572,84 @@ class TrustBoundaries(TestCase):
         response = api.post(f"/api/v1/scans/{scan.pk}/trigger")
         self.assertEqual(response.status_code, 429)
         self.assertEqual(response.json()["error"]["code"], "RATE_LIMITED")
+
+
+def _chunk(report_id: str, index: int, total: int) -> bytes:
+    return json.dumps(
+        {
+            "report_id": report_id,
+            "chunk_index": index,
+            "total_chunks": total,
+            "data": "e30=",  # "{}"
+        }
+    ).encode()
+
+
+_DENSE = gzip.compress(b'{"version":"1.0","findings":[' + b",".join([b"{}"] * 6_300_000) + b"]}")
+CHUNK = "/api/v1/agent/ingest/chunk"
+# (name, settings, requests as (path, body, headers), status and error code of the last)
+RESOURCE_BOUNDARIES: list[tuple[str, dict, list[tuple[str, bytes, dict]], int, str]] = [
+    (
+        "19 MB of empty findings in 19 KB of gzip",
+        {},
+        [("/api/v1/agent/ingest/ris", _DENSE, {"HTTP_CONTENT_ENCODING": "gzip"})],
+        413,
+        "PAYLOAD_TOO_LARGE",
+    ),
+    (
+        "a report declaring more than INGEST_MAX_BYTES",
+        {"INGEST_MAX_BYTES": 4096},
+        [("/api/v1/agent/ingest", b"{}", {"CONTENT_LENGTH": "4097"})],
+        413,
+        "PAYLOAD_TOO_LARGE",
+    ),
+    (
+        "a heartbeat declaring more than AGENT_MESSAGE_MAX_BYTES",
+        {"AGENT_MESSAGE_MAX_BYTES": 4096},
+        [("/api/v1/agent/heartbeat", b"{}", {"CONTENT_LENGTH": "4097"})],
+        413,
+        "PAYLOAD_TOO_LARGE",
+    ),
+    (
+        "a report id changing its total_chunks midway",
+        {},
+        [(CHUNK, _chunk("r", 0, 3), {}), (CHUNK, _chunk("r", 1, 2), {})],
+        400,
+        "VALIDATION_ERROR",
+    ),
+    (
+        "more reports half sent than INGEST_AGENT_OPEN_REPORTS",
+        {"INGEST_AGENT_OPEN_REPORTS": 1},
+        [(CHUNK, _chunk("a", 0, 2), {}), (CHUNK, _chunk("b", 0, 2), {})],
+        429,
+        "RATE_LIMITED",
+    ),
+]
+
+
+class ResourceBoundaries(TestCase):
+    """What an agent may make the server hold (ingest/limits.py, ingest/chunks.py)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.tenant = TenantFactory(plan="team")
+
+    def test_each_resource_boundary_holds(self):
+        for number, (name, overrides, requests, expected, code) in enumerate(RESOURCE_BOUNDARIES):
+            with self.subTest(name), override_settings(**overrides):
+                _, key = agent_create(tenant=self.tenant, name=f"boundary-{number}")
+                client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+                for path, body, headers in requests:
+                    response = client.post(path, body, content_type="application/json", **headers)
+                self.assertEqual(response.status_code, expected, response.content[:300])
+                self.assertEqual(response.json()["error"]["code"], code)
+
+    @override_settings(INGEST_MAX_BYTES=1024)
+    def test_an_upload_declaring_more_than_the_limit_is_refused_unread(self):
+        member = MembershipFactory(tenant=self.tenant, role="member").user
+        client = Client()
+        client.force_login(member)
+        response = client.post(
+            "/api/v1/ingest/upload", {"format": "sarif"}, CONTENT_LENGTH=str(1 << 30)
+        )
+        self.assertEqual(response.status_code, 413, response.content[:300])
