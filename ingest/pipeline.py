@@ -44,6 +44,7 @@ from findings.services import AssetAllowance, assets_allowance
 from findings.stats import assets_refresh_stats
 from ingest.boundary import bound_report
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
+from ingest.secrets import apply_secret_policy
 from rediverio.lib.db import execute_server_bound
 from rediverio.lib.ids import uuid7
 from rediverio.models import Tenant
@@ -150,6 +151,8 @@ def ingest_report(
     # Every value made to fit its column first: from here on nothing the report holds
     # can make the database refuse the transaction (a 500 for the agent).
     bound_report(report)
+    # No raw secret past this line: masked, and secret fingerprints keyed (ingest/secrets.py).
+    apply_secret_policy(report)
     result = IngestResult(errors=list(report.warnings))
     targets = list(report.targets)
     named = bool(targets)

@@ -57,6 +57,9 @@ try:
     # clients read it without the token: behind a same-host reverse proxy every request
     # comes from loopback, so in production the address proves nothing.
     METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+    # The key of secret findings' fingerprints (ingest/secrets.py); empty: derived from
+    # SECRET_KEY. Set it to rotate SECRET_KEY without refiling every secret finding.
+    SECRET_FINGERPRINT_KEY = env_str("SECRET_FINGERPRINT_KEY") or ""
 
     # Sign-in throttling (django-axes, below): after LOGIN_FAILURE_LIMIT wrong passwords
     # for one username, or from one client address, sign-in is refused for

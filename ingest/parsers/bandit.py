@@ -7,6 +7,10 @@ bandit 1.7.5, `issue_cwe` and 0-based `col_offset`/`end_col_offset`.
 Bandit has no finding id of its own, so `fingerprint` stays empty and the pipeline applies
 the shared sast formula (path, rule, start and end line).
 
+The password checks (B105–B107) are secrets (ingest/parsers/credentials.py): bandit quotes
+the password in its message and shows it in its code lines, so the quoted value is masked,
+the code is not kept, and the finding keeps the sast identity it had as a vulnerability.
+
 Severity: HIGH high, MEDIUM medium, LOW low, and UNDEFINED medium, because bandit's own
 SARIF writes UNDEFINED as `warning`: one severity per rule whichever format bandit wrote.
 """
@@ -18,7 +22,7 @@ from typing import Any
 from findings.rules.categories import FindingType
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
-from ingest.parsers.credentials import mask_quoted
+from ingest.parsers.credentials import as_secret, conceal, finds_secret, quoted_values
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "bandit"
@@ -79,11 +83,6 @@ def _finding(item: Any, path: str) -> ReportFinding:
     ]
     text = shape.text(item.get("issue_text"), f"{path}.issue_text") or rule_id
     snippet = shape.text(item.get("code"), f"{path}.code")
-    if rule_id in _HARDCODED_SECRET_TESTS:
-        # Bandit quotes the password it found in its message and shows it in the code:
-        # keep neither, as no raw secret is ever stored.
-        text = mask_quoted(text)
-        snippet = ""
     confidence = shape.text(
         item.get("issue_confidence"), f"{path}.issue_confidence", max_length=20
     ).upper()
@@ -92,7 +91,7 @@ def _finding(item: Any, path: str) -> ReportFinding:
     metadata: dict[str, Any] = {}
     if confidence:
         metadata["confidence"] = confidence
-    return ReportFinding(
+    finding = ReportFinding(
         rule_id=rule_id,
         rule_name=shape.text(item.get("test_name"), f"{path}.test_name", max_length=200),
         title=text.strip().splitlines()[0] if text.strip() else rule_id,
@@ -111,10 +110,12 @@ def _finding(item: Any, path: str) -> ReportFinding:
         references=[more_info] if more_info else [],
         metadata=metadata,
     )
-
-
-# B105 password string, B106 password argument, B107 password default.
-_HARDCODED_SECRET_TESTS = frozenset({"B105", "B106", "B107"})
+    if finds_secret(FORMAT, rule_id, finding.cwe_ids):
+        # The code lines around the password may hold more of it (a key spread over
+        # lines): none is kept, as from bandit's SARIF.
+        finding.snippet = ""
+        as_secret(finding, quoted_values(text))
+    return conceal(finding)
 
 
 def _severity(value: Any, path: str) -> Severity:

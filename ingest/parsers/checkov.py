@@ -23,6 +23,7 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
+from ingest.parsers.credentials import conceal
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "checkov"
@@ -156,7 +157,7 @@ def _finding(item: dict, path: str, framework: str) -> ReportFinding:
         )
     if vulnerability:
         _add_vulnerability(finding, vulnerability, f"{path}.vulnerability_details")
-    return finding
+    return conceal(finding)
 
 
 def _severity(value: Any, path: str) -> Severity:

@@ -5,9 +5,10 @@ line_number, is_secret?}]}, `generated_at`.
 The file never holds the secret, only `hashed_secret` (its SHA-1). That hash is a stable
 identity of the secret, so `fingerprint` is the SDK's secret formula with it in the
 secret's place: a secret that changes at the same line is a new finding, which a
-line-only identity would miss. The hash itself is kept nowhere else (a SHA-1 of a weak
-password can be reversed). `is_secret` is the verdict of `detect-secrets audit`: false
-means a person marked it a false positive, so the finding arrives suppressed.
+line-only identity would miss (the server keys that fingerprint, ingest/secrets.py).
+The hash itself is kept nowhere else (a SHA-1 of a weak password can be reversed).
+`is_secret` is the verdict of `detect-secrets audit`: false means a person marked it a
+false positive, so the finding arrives suppressed.
 
 detect-secrets has no severity: every finding is high, as the SDK files gitleaks leaks.
 """
@@ -21,6 +22,7 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import shape
+from ingest.parsers.credentials import conceal
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "detect-secrets"
@@ -77,7 +79,7 @@ def _finding(item: dict, path: str, file_name: str) -> ReportFinding:
     audited = item.get("is_secret")
     if isinstance(audited, bool):
         metadata["audited_as_secret"] = audited
-    return ReportFinding(
+    finding = ReportFinding(
         rule_id=secret_type,
         rule_name=secret_type,
         title=f"Potential secret: {secret_type}",
@@ -93,3 +95,4 @@ def _finding(item: dict, path: str, file_name: str) -> ReportFinding:
         metadata=metadata,
         suppressed=audited is False,
     )
+    return conceal(finding)

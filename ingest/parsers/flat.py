@@ -13,7 +13,9 @@
 
 Legacy target types are mapped as the server of the reference does (`web` → web_application,
 `ip` → ip_address). The SDK loses finding types, CVE/CWE and branches on this route; we
-accept them when present.
+accept them when present. A secret's value in a finding's `metadata` (`secret`, or its
+`secret_value`, `value`…) is taken out and masked wherever it occurs, and a hard-coded
+credential sent as a vulnerability is filed as a secret (ingest/parsers/credentials.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from findings.rules.assets import parse_asset_type
 from findings.rules.categories import FindingType
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
+from ingest.parsers.credentials import classified
 from ingest.report import (
     COVERAGES,
     Report,
@@ -69,17 +72,18 @@ def from_document(document: Any) -> Report:
         dependency(item, f"dependencies[{i}]", len(targets))
         for i, item in enumerate(shape.array(document.get("dependencies"), "dependencies"))
     ]
+    tool_name = shape.text(
+        metadata.get("tool_name"), "metadata.tool_name", required=True, max_length=100
+    )
     return Report(
-        tool_name=shape.text(
-            metadata.get("tool_name"), "metadata.tool_name", required=True, max_length=100
-        ),
+        tool_name=tool_name,
         tool_version=shape.text(
             metadata.get("tool_version"), "metadata.tool_version", max_length=100
         ),
         scan_id=shape.text(metadata.get("scan_id"), "metadata.scan_id", max_length=200),
         coverage=coverage,
         targets=targets,
-        findings=findings,
+        findings=[classified(finding, tool_name) for finding in findings],
         dependencies=dependencies,
         started_at=shape.timestamp(metadata.get("start_time"), "metadata.start_time"),
         finished_at=shape.timestamp(metadata.get("end_time"), "metadata.end_time"),

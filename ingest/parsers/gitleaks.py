@@ -8,9 +8,11 @@ Two generations share the format name:
 * gitleaks 7 and older: `rule` (a name), `file`, `line` (the whole line), `lineNumber`
   (not always), `offender`, `commit`, `author`, `email`, `date`, `tags` (a string).
 
-The raw secret never leaves this module: it goes into the fingerprint (the SDK's secret
-formula when gitleaks gave no `Fingerprint`) and is otherwise kept only masked, its first
-four characters then `****`. Every leak is high, as in the SDK.
+The raw secret is never part of the report's stored fields: it goes into the
+fingerprint (the SDK's secret formula when gitleaks gave no `Fingerprint`; the server
+keys it, ingest/secrets.py) and into `secret_values`, and the matched line is kept with
+the secret replaced by the fixed mask (ingest/parsers/credentials.py). Every leak is
+high, as in the SDK.
 """
 
 from __future__ import annotations
@@ -21,13 +23,10 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import gitleaks_fingerprint
 from findings.rules.severity import GITLEAKS_SEVERITY
 from ingest.parsers import shape
+from ingest.parsers.credentials import MASK, conceal
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "gitleaks"
-
-_MASK = "****"
-# Below this length the first four characters would give away too much of the secret.
-_MIN_LENGTH_TO_SHOW = 8
 
 
 def recognizes(document: object) -> bool:
@@ -47,10 +46,6 @@ def from_document(document: Any) -> Report:
         tool_name=FORMAT,
         findings=[_finding(shape.obj(item, f"[{i}]"), f"[{i}]") for i, item in enumerate(leaks)],
     )
-
-
-def _mask(secret: str) -> str:
-    return (secret[:4] if len(secret) >= _MIN_LENGTH_TO_SHOW else "") + _MASK
 
 
 def _finding(item: dict, path: str) -> ReportFinding:
@@ -143,8 +138,6 @@ def _secret_finding(
     details: dict[str, str],
 ) -> ReportFinding:
     secret_detail: dict[str, Any] = {"secret_type": name or rule_id}
-    if secret:
-        secret_detail |= {"masked_value": _mask(secret), "length": len(secret)}
     if entropy:
         secret_detail["entropy"] = entropy
     metadata: dict[str, Any] = {"secret": secret_detail}
@@ -152,7 +145,7 @@ def _secret_finding(
     if tags:
         metadata["tags"] = tags
     where = f" in {file_path}" if file_path else ""
-    return ReportFinding(
+    finding = ReportFinding(
         rule_id=rule_id,
         rule_name=name,
         title=f"{name or rule_id} secret{where}",
@@ -174,7 +167,9 @@ def _secret_finding(
         end_column=end_column,
         snippet=_masked_context(context, secret),
         metadata=metadata,
+        secret_values=[secret] if secret else [],
     )
+    return conceal(finding)
 
 
 def _masked_context(context: str, secret: str) -> str:
@@ -182,4 +177,4 @@ def _masked_context(context: str, secret: str) -> str:
     # find the secret in it (or have none), the line may be nothing but the secret.
     if not context or not secret or secret not in context:
         return ""
-    return context.replace(secret, _mask(secret))
+    return context.replace(secret, MASK)

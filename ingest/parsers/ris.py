@@ -7,6 +7,12 @@ Findings name their asset by `asset_ref` (an asset's local `id`) or by `asset_va
 
 As the reference SDK has it, `tool` is optional (the caller names a report without one)
 and a severity word outside the vocabulary is stored as medium, noted in the warnings.
+
+A secret's value, wherever a sender puts it (`secret.secret_value`, `secret.value`,
+`raw`, `match`…, `secret_value` in `properties`), is taken out of the metadata and
+masked wherever it occurs — title, description, snippet…; a hard-coded credential sent
+as a vulnerability is filed as a secret, as from the tools' formats
+(ingest/parsers/credentials.py).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from findings.rules.assets import parse_asset_type
 from findings.rules.categories import FindingType
 from ingest.parsers import shape
+from ingest.parsers.credentials import classified
 from ingest.parsers.flat import dependency, severity, unknown_severity_warnings
 from ingest.report import COVERAGES, Report, ReportError, ReportFinding, ReportTarget
 
@@ -34,7 +41,6 @@ _DETAILS = (
     "business_impact",
     "suppression",
 )
-_SECRET_VALUE_KEYS = ("value", "raw", "secret", "match")
 
 
 def recognizes(document: object) -> bool:
@@ -97,18 +103,19 @@ def from_document(document: Any) -> Report:
         dependency(item, f"{prefix}dependencies[{i}]", len(targets))
         for i, item in enumerate(shape.array(document.get("dependencies"), f"{prefix}dependencies"))
     ]
+    # `tool` is optional in RIS; without it the name may come from the metadata's
+    # properties, else it stays empty and the caller fills it in (the scan session's
+    # scanner, else "unknown").
+    tool_name = shape.text(
+        tool.get("name") or _tool_in(metadata), f"{prefix}tool.name", max_length=100
+    )
     return Report(
-        # `tool` is optional in RIS; without it the name may come from the metadata's
-        # properties, else it stays empty and the caller fills it in (the scan session's
-        # scanner, else "unknown").
-        tool_name=shape.text(
-            tool.get("name") or _tool_in(metadata), f"{prefix}tool.name", max_length=100
-        ),
+        tool_name=tool_name,
         tool_version=shape.text(tool.get("version"), f"{prefix}tool.version", max_length=100),
         scan_id=shape.text(metadata.get("id"), f"{prefix}metadata.id", max_length=200),
         coverage=coverage,
         targets=targets,
-        findings=findings,
+        findings=[classified(finding, tool_name) for finding in findings],
         dependencies=dependencies,
         started_at=shape.timestamp(metadata.get("timestamp"), f"{prefix}metadata.timestamp"),
         branch=shape.obj(metadata.get("branch"), f"{prefix}metadata.branch", required=False),
@@ -176,11 +183,7 @@ def _finding(item: dict, path: str, target_index: int | None, unknown: list[str]
     ]
     if vuln.get("cwe_id"):
         cwes.append(shape.cwe(vuln["cwe_id"], f"{path}.vulnerability.cwe_id"))
-    metadata = {
-        name: _without_secret_values(item[name])
-        for name in _DETAILS
-        if isinstance(item.get(name), dict)
-    }
+    metadata = {name: item[name] for name in _DETAILS if isinstance(item.get(name), dict)}
     for extra in ("category", "impact", "likelihood", "tags", "properties", "vulnerability_class"):
         if extra in item:
             metadata[extra] = item[extra]
@@ -236,7 +239,3 @@ def _finding(item: dict, path: str, target_index: int | None, unknown: list[str]
         suppressed=(bool(suppression) and suppression.get("status") != "rejected")
         or item.get("status") == "false_positive",
     )
-
-
-def _without_secret_values(detail: dict) -> dict:
-    return {k: v for k, v in detail.items() if k not in _SECRET_VALUE_KEYS}

@@ -13,8 +13,11 @@ Decisions a caller must know:
   `cvss_score` and picks the severity with the CodeQL bands; otherwise the level maps as
   in the reference SDK (error high, warning medium, note low, none info). Semgrep's and
   bandit's JSON parsers read their rules to the same severity (one per rule, any format).
-* A result whose CWEs say hard-coded credential (798, 259, 321) keeps no snippet and its
-  message's quoted values are masked (`credentials.py`), as from the tools' JSON.
+* Secrets (`credentials.py`): a result of a secret scanner (gitleaks writes the secret
+  itself as the snippet), of a hard-coded credential CWE (798, 259, 321) or of a
+  secret-detection rule (`…secrets…` rule ids, a `secrets` tag, checkov's `CKV_SECRET_*`)
+  is a secret finding, as from the tools' JSON: it keeps no snippet, the values its
+  message quotes are masked, and its fingerprint is the one it had as a vulnerability.
 * Paths: `file://` is dropped, then any prefix naming a base the log defines
   (`originalUriBaseIds`) or an invocation's working directory, so that
   `file:///home/ci/repo/app.py` run from `/home/ci/repo` is stored as `app.py`, as a
@@ -44,7 +47,13 @@ from findings.rules.severity import (
     severity_from_sarif_level,
 )
 from ingest.parsers import shape
-from ingest.parsers.credentials import is_hard_coded_credential, mask_quoted
+from ingest.parsers.credentials import (
+    as_secret,
+    conceal,
+    finds_secret,
+    is_secrets_tool,
+    quoted_values,
+)
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "sarif"
@@ -230,14 +239,18 @@ def _finding(item: Any, path: str, run: _Run) -> ReportFinding | None:
     if baseline := _str(result.get("baselineState")):
         finding.metadata["baseline_state"] = baseline
     _locate(finding, result, path, run)
-    if is_hard_coded_credential(finding.cwe_ids):
-        # The line (and bandit's message) holds the credential: as the tools' JSON parsers.
-        finding.snippet = ""
-        finding.title = mask_quoted(finding.title)
     _fingerprints(finding, result, path)
     _suppression(finding, result, path)
     _code_flows(finding, result, path, run)
-    return finding
+    if finds_secret(run.tool_name, rule_id, finding.cwe_ids, tags):
+        # The line holds the credential (gitleaks' snippet is the secret itself), and
+        # bandit quotes it in the message: as the tools' JSON parsers.
+        values = quoted_values(finding.title)
+        if is_secrets_tool(run.tool_name):
+            values.append(finding.snippet)
+        finding.snippet = ""
+        as_secret(finding, values)
+    return conceal(finding)
 
 
 def _rule(result: dict, path: str, run: _Run) -> dict:

@@ -13,6 +13,11 @@ Fingerprint: semgrep's own `extra.fingerprint` survives a line move, so it is ke
 is a real hash (`<hex>_<n>`, n counting identical matches in one file); semgrep OSS may
 answer "requires login" instead, and then the SDK's sast formula with end line 0 applies
 (findings/rules/fingerprint.py, `semgrep_fingerprint`).
+
+Secrets: a rule of hard-coded credentials (CWE-798/259/321) or a secret-detection rule
+(a `secrets` segment in its id, `category`/`subcategory`/`technology` "secrets") finds
+a secret (ingest/parsers/credentials.py), with or without a CWE tag: its matched lines
+are not kept, and it keeps the fingerprint above.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import semgrep_fingerprint
 from findings.rules.severity import security_severity_score, severity_from_semgrep
 from ingest.parsers import shape
-from ingest.parsers.credentials import is_hard_coded_credential
+from ingest.parsers.credentials import as_secret, conceal, finds_secret, labels_of
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "semgrep"
@@ -110,7 +115,8 @@ def _finding(item: Any, path: str, warnings: list[str]) -> ReportFinding:
     severity_word = _word(extra.get("severity"))
     if severity_word:
         metadata["rule_severity"] = severity_word
-    return ReportFinding(
+    is_secret = finds_secret(FORMAT, rule_id, cwe_ids, *labels_of(rule_meta))
+    finding = ReportFinding(
         rule_id=rule_id,
         title=_one_line(message),
         description=message.strip(),
@@ -129,19 +135,16 @@ def _finding(item: Any, path: str, warnings: list[str]) -> ReportFinding:
         end_line=shape.integer(end.get("line"), f"{path}.end.line", minimum=1),
         start_column=shape.integer(start.get("col"), f"{path}.start.col", minimum=1),
         end_column=shape.integer(end.get("col"), f"{path}.end.col", minimum=1),
-        snippet=_kept_snippet(snippet, cwe_ids),
+        snippet="" if is_secret or snippet == _LOGIN_PLACEHOLDER else snippet,
         cwe_ids=cwe_ids,
         references=_references(rule_meta),
         metadata=metadata,
         # `is_ignored` is semgrep's own nosemgrep suppression (shown with --disable-nosem).
         suppressed=extra.get("is_ignored") is True,
     )
-
-
-def _kept_snippet(snippet: str, cwe_ids: list[str]) -> str:
-    if snippet == _LOGIN_PLACEHOLDER or is_hard_coded_credential(cwe_ids):
-        return ""  # no raw secret is ever stored
-    return snippet
+    if is_secret:
+        as_secret(finding)
+    return conceal(finding)
 
 
 def _one_line(message: str) -> str:

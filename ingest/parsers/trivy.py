@@ -14,12 +14,15 @@ As in the reference SDK: fingerprints are trivy's formulas (first 32 hex charact
 sha256 over the raw `:`-joined parts), severity is trivy's word (UNKNOWN is info), the
 CVSS score comes from the first source of nvd > ghsa > redhat > ubuntu > debian > amazon
 (then any other) that has one, v3 before v2. Passed misconfiguration checks are not
-findings. Trivy masks secrets itself (`Match` is `GITHUB_PAT=*****`); we still keep a
-match as snippet only when it shows that masking.
+findings. Trivy masks secrets itself, one `*` per character (`Match` is
+`GITHUB_PAT=*****`); a match is kept as snippet only when it shows that masking, and
+with the fixed mask in its place, which does not tell the length
+(ingest/parsers/credentials.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from findings.rules.fingerprint import (
 )
 from findings.rules.severity import severity_from_trivy
 from ingest.parsers import shape
+from ingest.parsers.credentials import MASK, conceal
 from ingest.report import Report, ReportDependency, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "trivy"
@@ -41,6 +45,7 @@ _TARGET_TYPES = {"container_image": "container", "repository": "repository"}
 _RESULT_KEYS = ("Vulnerabilities", "Misconfigurations", "Secrets")
 # Trivy is deterministic: the SDK files every trivy finding at confidence 100.
 _CONFIDENCE = 100
+_TRIVY_MASK = re.compile(r"\*{3,}")
 
 
 def recognizes(document: object) -> bool:
@@ -290,7 +295,7 @@ def _secret(item: dict, path: str, context: _Context) -> ReportFinding:
     metadata: dict[str, Any] = context.metadata()
     metadata["secret"] = {"secret_type": category or title}
     metadata |= _layer(item.get("Layer"))
-    return ReportFinding(
+    finding = ReportFinding(
         rule_id=rule_id,
         rule_name=title,
         title=_first_line(title),
@@ -304,9 +309,10 @@ def _secret(item: dict, path: str, context: _Context) -> ReportFinding:
         file_path=context.target,
         start_line=start_line,
         end_line=shape.integer(item.get("EndLine"), f"{path}.EndLine"),
-        snippet=match if "***" in match else "",
+        snippet=_TRIVY_MASK.sub(MASK, match) if _TRIVY_MASK.search(match) else "",
         metadata=metadata,
     )
+    return conceal(finding)
 
 
 def _package(item: dict, path: str, context: _Context) -> ReportDependency:

@@ -2,11 +2,11 @@
 
 Decisions a caller must know:
 
-* The secret never enters the report. `RawV2` (else `Raw`) is the secret; it is folded
-  into the fingerprint with the reference SDK's secret formula (path, detector, line,
-  sha256(secret)[:16]) and only `metadata.secret.masked_value` (its first 4 characters
-  and `****`; just `****` for 8 characters or fewer) and its length are kept.
-  `Redacted` is dropped too: for some detectors it is the whole credential.
+* The secret never enters the report's stored fields. `RawV2` (else `Raw`) is the
+  secret; it is folded into the fingerprint with the reference SDK's secret formula
+  (path, detector, line, sha256(secret)[:16]; the server keys it, ingest/secrets.py),
+  held in `secret_values` with `Raw`, `RawV2` and `Redacted` (for some detectors the
+  whole credential), and shown only as the fixed mask (ingest/parsers/credentials.py).
   `ExtraData` values are kept unless one of those values is part of them.
 * TruffleHog before 3.4x wrote `Raw` as base64 (Go's encoding of a byte slice); such a
   record has neither `RawV2` nor `DecoderName`, and its `Raw` is decoded before hashing
@@ -27,13 +27,14 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import shape
+from ingest.parsers.credentials import conceal
 from ingest.parsers.detect import decode_json_lines
 from ingest.report import Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "trufflehog"
 
-_MASK = "****"
-_SHOWN = 4
+# ExtraData text this long that is part of a secret is a piece of it.
+_PIECE = 8
 _SAMPLE = 20
 
 
@@ -85,12 +86,7 @@ def _finding(item: Any, where: str) -> ReportFinding:
 
     sensitive = [s for s in (secret, _raw(record, "Raw"), _raw(record, "RawV2")) if s]
     sensitive += [s for s in (_raw(record, "Redacted"),) if s]
-    details: dict[str, Any] = {
-        "secret_type": detector,
-        "masked_value": _masked(secret),
-        "length": len(secret),
-        "valid": verified,
-    }
+    details: dict[str, Any] = {"secret_type": detector, "valid": verified}
     if decoder := _raw(record, "DecoderName"):
         details["decoder"] = decoder
     finding = ReportFinding(
@@ -106,6 +102,7 @@ def _finding(item: Any, where: str) -> ReportFinding:
         start_line=line,
         end_line=line,
         metadata={"secret": details, "verified": verified},
+        secret_values=list(dict.fromkeys(sensitive)),
     )
     for key, name in (
         ("source", "source"),
@@ -122,7 +119,7 @@ def _finding(item: Any, where: str) -> ReportFinding:
     extra = _scrubbed(record.get("ExtraData"), sensitive)
     if extra:
         finding.metadata["extra"] = extra
-    return finding
+    return conceal(finding)
 
 
 def _source(value: Any, path: str) -> dict[str, Any]:
@@ -151,11 +148,6 @@ def _secret(record: dict, where: str) -> str:
     return raw
 
 
-def _masked(secret: str) -> str:
-    # A short secret would be mostly revealed by its first characters.
-    return secret[:_SHOWN] + _MASK if len(secret) > 2 * _SHOWN else _MASK
-
-
 def _scrubbed(value: Any, sensitive: list[str]) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
@@ -164,7 +156,7 @@ def _scrubbed(value: Any, sensitive: list[str]) -> dict[str, str]:
         if not isinstance(item, str | int | float | bool):
             continue
         text = str(item)
-        if any(s in text or (len(text) >= _SHOWN * 2 and text in s) for s in sensitive):
+        if any(s in text or (len(text) >= _PIECE and text in s) for s in sensitive):
             continue
         kept[str(key)] = text
     return kept

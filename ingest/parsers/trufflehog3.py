@@ -11,11 +11,9 @@ Two generations share the format name:
 
 Decisions a caller must know:
 
-* The secret never enters the report. It is folded into the fingerprint and kept masked:
-  the first four characters and `****` for a pattern rule's match (`AKIA****`) longer than
-  eight characters, only `****` for an entropy hit or a private key, since every
-  character of a random string is as secret as the others, and a private key is many
-  entropy hits, one a line.
+* The secret never enters the report's stored fields. It is folded into the fingerprint
+  (keyed by the server, ingest/secrets.py), held in `secret_values`, and shown only as
+  the fixed mask (ingest/parsers/credentials.py): no prefix, no length.
 * Snippet: the matched line alone, with every secret the report found on it masked; never
   the neighbouring context lines (they may hold the rest of a key), and nothing at all when
   the rule, its match or the line speaks of a private key (a header's body may follow on
@@ -42,12 +40,11 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
+from ingest.parsers.credentials import MASK, conceal
 from ingest.report import Report, ReportError, ReportFinding
 
 FORMAT = "trufflehog3"
 
-_MASK = "****"
-_SHOWN = 4
 _SAMPLE = 20
 _DEFAULT_SEVERITY = Severity.MEDIUM
 # A private key's rule (trufflehog3's "Private Key", "PGP Private Key Block"), its header
@@ -121,12 +118,7 @@ def _finding(issue: dict, where: str, on_line: dict[str, set[str]]) -> ReportFin
     line = _line_number(issue.get("line"), f"{where}.line")
     matched, secret = _matched_line(issue, where)
     key_material = any(_PRIVATE_KEY.search(text) for text in (name, pattern, secret, matched))
-    masked = _masked(secret, shown=bool(pattern) and not key_material)
-
-    details: dict[str, Any] = {"secret_type": name, "masked_value": masked}
-    if secret:
-        details["length"] = len(secret)
-    metadata: dict[str, Any] = {"secret": details}
+    metadata: dict[str, Any] = {"secret": {"secret_type": name}}
     if pattern:
         metadata["rule_pattern"] = pattern
     for key, name_in_metadata in _COMMIT_FIELDS:
@@ -136,7 +128,7 @@ def _finding(issue: dict, where: str, on_line: dict[str, set[str]]) -> ReportFin
         metadata["commit_message"] = subject
     at = f" at line {line}" if line else ""
     commit = metadata.get("commit")
-    return ReportFinding(
+    finding = ReportFinding(
         rule_id=rule_id,
         rule_name=name,
         title=f"{name} in {file_path}",
@@ -151,7 +143,9 @@ def _finding(issue: dict, where: str, on_line: dict[str, set[str]]) -> ReportFin
         end_line=line,
         snippet="" if key_material else _masked_line(matched, secret, on_line),
         metadata=metadata,
+        secret_values=[secret] if secret else [],
     )
+    return conceal(finding)
 
 
 def _legacy_findings(issue: dict, where: str) -> list[ReportFinding]:
@@ -159,7 +153,7 @@ def _legacy_findings(issue: dict, where: str) -> list[ReportFinding]:
     rule_id = "-".join(reason.lower().split())
     file_path = shape.text(issue.get("path"), f"{where}.path", required=True, max_length=1024)
     strings = shape.strings(issue.get("stringsFound"), f"{where}.stringsFound")
-    metadata: dict[str, Any] = {"secret": {"secret_type": reason, "masked_value": _MASK}}
+    metadata: dict[str, Any] = {"secret": {"secret_type": reason}}
     for key, name in (("commitHash", "commit"), ("branch", "branch"), ("date", "commit_date")):
         if value := shape.text(issue.get(key), f"{where}.{key}", max_length=500):
             metadata[name] = value
@@ -170,20 +164,20 @@ def _legacy_findings(issue: dict, where: str) -> list[ReportFinding]:
     findings = []
     for found in strings:
         line = _DIFF_MARKER.sub("", found).strip()
-        findings.append(
-            ReportFinding(
-                rule_id=rule_id,
-                rule_name=reason,
-                title=f"{reason} in {file_path}",
-                description=f"trufflehog3 found a secret ({reason.lower()}) in {file_path}"
-                + (f" in commit {commit}." if commit else "."),
-                severity=_DEFAULT_SEVERITY,
-                finding_type=FindingType.SECRET,
-                fingerprint=secret_fingerprint(path=file_path, rule_id=rule_id, secret=line),
-                file_path=file_path,
-                metadata={**metadata, "secret": dict(metadata["secret"])},
-            )
+        finding = ReportFinding(
+            rule_id=rule_id,
+            rule_name=reason,
+            title=f"{reason} in {file_path}",
+            description=f"trufflehog3 found a secret ({reason.lower()}) in {file_path}"
+            + (f" in commit {commit}." if commit else "."),
+            severity=_DEFAULT_SEVERITY,
+            finding_type=FindingType.SECRET,
+            fingerprint=secret_fingerprint(path=file_path, rule_id=rule_id, secret=line),
+            file_path=file_path,
+            metadata={**metadata, "secret": dict(metadata["secret"])},
+            secret_values=[found, line],
         )
+        findings.append(conceal(finding))
     return findings
 
 
@@ -218,18 +212,13 @@ def _tool_id(value: Any) -> str:
         return ""
 
 
-def _masked(secret: str, *, shown: bool) -> str:
-    # A short secret would be mostly revealed by its first characters.
-    return secret[:_SHOWN] + _MASK if shown and len(secret) > 2 * _SHOWN else _MASK
-
-
 def _masked_line(line: str, secret: str, on_line: dict[str, set[str]]) -> str:
     # A line we cannot find the secret in may hold it in another form: keep none.
     if not line or not secret or secret not in line:
         return ""
     # Longest first: a secret inside another one must not leave the rest of it showing.
     for found in sorted(on_line.get(line, {secret}), key=len, reverse=True):
-        line = line.replace(found, _MASK)
+        line = line.replace(found, MASK)
     return line
 
 

@@ -158,7 +158,7 @@ def test_a_malformed_result_is_rejected_with_its_path(fields, path):
     assert caught.value.path == path
 
 
-def test_hardcoded_passwords_are_masked_in_the_message_and_never_kept_in_the_snippet():
+def test_hardcoded_passwords_are_secrets_masked_in_the_message_and_never_kept_in_the_snippet():
     import json
 
     from ingest.parsers.bandit import parse
@@ -181,6 +181,32 @@ def test_hardcoded_passwords_are_masked_in_the_message_and_never_kept_in_the_sni
         "metrics": {},
     }
     finding = parse(json.dumps(report)).findings[0]
-    assert finding.title == "Possible hardcoded password: 'wJal****'"
+    assert finding.title == "Possible hardcoded password: '••••••••'"
+    assert finding.description == finding.title
     assert finding.snippet == ""
-    assert "K7MDENG" not in repr(finding)
+    assert "wJal" not in repr(finding)
+    # A secret, whose value only the server's secret policy sees (ingest/secrets.py); it
+    # keeps the sast identity it had as a vulnerability.
+    assert finding.finding_type is FindingType.SECRET
+    assert finding.secret_values == ["wJalrXUtnFEMI/K7MDENGEXAMPLE"]
+    assert finding.metadata["secret"] == {
+        "secret_type": "hardcoded_password_string",
+        "masked_value": "••••••••",
+    }
+    assert finding.fingerprint == sast_fingerprint(
+        path="config.py", rule_id="B105", start_line=3, end_line=3
+    )
+
+
+def test_the_password_checks_of_a_real_report_are_its_only_secrets():
+    findings = parse("many_vulns.json").findings
+    secrets = [f for f in findings if f.finding_type is FindingType.SECRET]
+    assert [(f.rule_id, f.file_path, f.start_line) for f in secrets] == [
+        ("B105", "dojo/models.py", 2392),
+        ("B105", "dojo/models.py", 2394),
+        ("B105", "dojo/okta.py", 36),
+        ("B105", "dojo/okta.py", 69),
+    ]
+    assert {f.title for f in secrets} == {"Possible hardcoded password: '••••••••'"}
+    assert {f.snippet for f in secrets} == {""}
+    assert [f.secret_values for f in secrets] == [["Pass"], ["Fail"], ["POST"], ["POST"]]

@@ -101,17 +101,18 @@ def test_gitleaks_8_leaks_are_high_secrets_at_their_location():
         first.metadata["commit"]
         == "74d53286c550630f80847d37f68aa3065554ac813544072ccd1278da71fafe31"
     )
-    assert first.metadata["secret"] == {
-        "secret_type": "AWS",
-        "masked_value": "secr****",
-        "length": 15,
-    }
+    # The fixed mask: no prefix of the secret, no length.
+    assert first.metadata["secret"] == {"secret_type": "AWS", "masked_value": "••••••••"}
+    # The raw value is held for the server's secret policy alone (not in repr, not stored).
+    assert first.secret_values == ["secretAWSsecret"]
+    # The match is the secret and nothing else: no snippet rather than only the mask.
+    assert first.snippet == ""
 
 
 def test_the_match_is_kept_with_the_secret_masked():
     api_key = parse("gitleaks8_many.json").findings[3]
     assert (api_key.rule_id, api_key.start_line) == ("generic-api-key", 21)
-    assert api_key.snippet == 'apikey = "dfjk****"'
+    assert api_key.snippet == 'apikey = "••••••••"'
     assert api_key.metadata["secret"]["entropy"] == 4.132944
 
 
@@ -132,14 +133,16 @@ def test_gitleaks_own_fingerprint_is_used_when_present():
     document = [leak(Fingerprint="abc123:config/slack.py:slack-bot-token:3")]
     [finding] = gitleaks.parse(json.dumps(document)).findings
     assert finding.fingerprint == "abc123:config/slack.py:slack-bot-token:3"
-    assert "xoxb-1234567890-abcdefghijkl" not in repr(finding)
-    assert finding.snippet == "token = xoxb****"
+    assert "xoxb" not in repr(finding)
+    assert finding.snippet == "token = ••••••••"
 
 
-def test_a_short_secret_is_masked_entirely():
-    [finding] = gitleaks.parse(json.dumps([leak(Secret="hunter2", Match="pw=hunter2")])).findings
-    assert finding.snippet == "pw=****"
-    assert finding.metadata["secret"]["masked_value"] == "****"
+@pytest.mark.parametrize("secret", ["hunter2", "xoxb-1234567890-abcdefghijkl"])
+def test_every_secret_gets_the_same_mask_whatever_its_length(secret):
+    [finding] = gitleaks.parse(json.dumps([leak(Secret=secret, Match=f"pw={secret}")])).findings
+    assert finding.snippet == "pw=••••••••"
+    assert finding.metadata["secret"]["masked_value"] == "••••••••"
+    assert "length" not in finding.metadata["secret"]
 
 
 def test_a_match_without_the_secret_in_it_is_dropped():
@@ -156,7 +159,7 @@ def test_old_gitleaks_leaks_are_read_by_rule_name():
     assert finding.file_path == "cert-key.pem"
     assert finding.start_line is None  # gitleaks 7 wrote no line number here
     assert finding.metadata["tags"] == ["key", "AsymmetricPrivateKey"]
-    assert finding.metadata["secret"]["masked_value"] == "----****"
+    assert finding.metadata["secret"]["masked_value"] == "••••••••"
 
 
 def test_invalid_json_is_rejected():

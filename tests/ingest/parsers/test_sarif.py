@@ -449,3 +449,74 @@ class TestMalformedLogs:
     def test_input_that_is_not_a_sarif_object_is_refused(self, raw):
         with pytest.raises(ReportError):
             sarif.parse(raw)
+
+
+class TestSecrets:
+    """Secrets in SARIF are secrets, as in the tools' own formats (credentials.py)."""
+
+    def gitleaks(self, secret: str = "wJalrXUtnFEMI/K7MDENG") -> str:
+        # gitleaks 8 writes the secret itself as the region's snippet.
+        region = {"startLine": 12, "endLine": 12, "snippet": {"text": secret}}
+        location = {"physicalLocation": {"artifactLocation": {"uri": "app.py"}, "region": region}}
+        finding = {
+            "ruleId": "aws-secret-access-key",
+            "message": {"text": "aws-secret-access-key has detected secret for file app.py."},
+            "locations": [location],
+            "partialFingerprints": {"commitSha": "9c3f4d6", "commitMessage": f"add {secret}"},
+        }
+        document = json.loads(log([finding]))
+        document["runs"][0]["tool"]["driver"] = {"name": "gitleaks", "semanticVersion": "v8.18.2"}
+        return json.dumps(document)
+
+    def test_a_gitleaks_result_is_a_secret_whose_snippet_is_its_value(self):
+        [finding] = sarif.parse(self.gitleaks()).findings
+        assert finding.finding_type.value == "secret"
+        assert finding.snippet == ""
+        assert finding.secret_values == ["wJalrXUtnFEMI/K7MDENG"]
+        assert finding.partial_fingerprints == {
+            "commitSha": "9c3f4d6",
+            "commitMessage": "add ••••••••",
+        }
+        assert finding.metadata["secret"] == {
+            "secret_type": "aws-secret-access-key",
+            "masked_value": "••••••••",
+        }
+        assert "wJal" not in repr(finding)
+
+    def test_a_gitleaks_result_keeps_the_identity_it_had_as_a_vulnerability(self):
+        [finding] = sarif.parse(self.gitleaks()).findings
+        # The stored finding of an older ingest is the same one (findings/migrations/0006).
+        assert finding.fingerprint == sha256("sast:app.py:aws-secret-access-key:12:12")
+        assert fingerprint_of(finding) == finding.fingerprint
+
+    def test_a_hard_coded_credential_cwe_is_a_secret_with_its_quoted_value_masked(self):
+        tags = {"properties": {"tags": ["security", "external/cwe/cwe-798"]}}
+        rule = {"id": "py/hardcoded-credentials", **tags}
+        message = {"text": "The hard-coded value 'hunter22' is used as a password."}
+        [finding] = sarif.parse(
+            log([result(ruleId="py/hardcoded-credentials", message=message)], [rule])
+        ).findings
+        assert finding.finding_type.value == "secret"
+        assert finding.title == "The hard-coded value '••••••••' is used as a password."
+        assert (finding.snippet, finding.secret_values) == ("", ["hunter22"])
+
+    @pytest.mark.parametrize(
+        ("rule_id", "tags", "is_secret"),
+        [
+            ("generic.secrets.security.detected-aws-key", [], True),
+            ("CKV_SECRET_6", [], True),
+            ("custom-rule", ["secrets"], True),
+            # A misconfiguration of a secret store is not a secret found.
+            ("aws-ssm-secret-use-customer-key", [], False),
+            ("py/sql-injection", ["security"], False),
+        ],
+    )
+    def test_secret_rules_are_known_by_their_id_or_tags(self, rule_id, tags, is_secret):
+        rule = {"id": rule_id, "properties": {"tags": tags}}
+        [finding] = sarif.parse(log([result(ruleId=rule_id)], [rule])).findings
+        assert (finding.finding_type.value == "secret") is is_secret
+
+    def test_the_njsscan_password_rule_is_a_secret_without_its_line(self):
+        password = parse_file("njsscan.sarif").findings[1]
+        assert (password.rule_id, password.finding_type.value) == ("node_password", "secret")
+        assert password.snippet == ""

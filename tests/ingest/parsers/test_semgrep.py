@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from findings.rules.categories import FindingType
-from findings.rules.fingerprint import sast_fingerprint
+from findings.rules.fingerprint import sast_fingerprint, semgrep_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import semgrep
 from ingest.report import ReportError, fingerprint_of
@@ -253,3 +253,47 @@ def test_the_matched_line_of_a_hard_coded_credential_is_not_kept():
     finding = parse(json.dumps({"results": [result], "errors": []})).findings[0]
     assert finding.snippet == ""
     assert "SuperSecret123" not in repr(finding)
+
+
+@pytest.mark.parametrize(
+    ("check_id", "metadata"),
+    [
+        ("generic.secrets.security.detected-github-token.detected-github-token", {}),
+        ("rules.github-token", {"technology": ["secrets", "github"]}),
+        ("rules.github-token", {"category": "secrets"}),
+    ],
+)
+def test_a_secret_rule_without_a_cwe_is_a_secret_without_its_line(check_id, metadata):
+    result = {
+        "check_id": check_id,
+        "path": "deploy/ci.sh",
+        "start": {"line": 4, "col": 1},
+        "end": {"line": 4, "col": 60},
+        "extra": {
+            "message": "GitHub Token detected",
+            "severity": "ERROR",
+            "lines": 'export GH_TOKEN="ghp_R8x2Lq7Vn4Tz9Kp3Wm6Hb1Jd5Fs0Yc2Ng8Ea"',
+            "fingerprint": "requires login",
+            "metadata": metadata,
+        },
+    }
+    [finding] = semgrep.parse(json.dumps({"results": [result], "errors": []})).findings
+    assert finding.finding_type is FindingType.SECRET
+    assert finding.snippet == ""
+    assert "ghp_" not in repr(finding)
+    # The identity it had as a vulnerability: an older ingest's finding is the same one.
+    assert finding.fingerprint == semgrep_fingerprint(
+        tool_fingerprint="requires login", path="deploy/ci.sh", rule_id=check_id, start_line=4
+    )
+
+
+def test_a_rule_that_merely_mentions_secrets_in_its_name_is_no_secret():
+    result = {
+        "check_id": "terraform.aws.secretsmanager-not-encrypted",
+        "path": "main.tf",
+        "start": {"line": 4, "col": 1},
+        "end": {"line": 4, "col": 9},
+        "extra": {"message": "Secrets Manager secret is not encrypted", "lines": "x"},
+    }
+    [finding] = semgrep.parse(json.dumps({"results": [result], "errors": []})).findings
+    assert (finding.finding_type.value, finding.snippet) == ("vulnerability", "x")

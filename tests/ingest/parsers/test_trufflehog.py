@@ -64,11 +64,11 @@ class TestSharedFile:
             "keys",
             4,
         )
+        # The fixed mask: no prefix, no length.
         assert finding.metadata["secret"] == {
             "secret_type": "AWS",
-            "masked_value": "AKIA****",
-            "length": 20,
             "valid": True,
+            "masked_value": "••••••••",
         }
         assert finding.metadata["commit"] == "fbc14303ffbf8fb1c2c1914e8dda7d0121633aca"
         assert finding.metadata["extra"]["account"] == "595918472158"
@@ -113,12 +113,17 @@ class TestNoSecretSurvives:
         assert finding.metadata["extra"] == {"user": "octocat"}
         assert secret not in repr(finding)
 
-    @pytest.mark.parametrize(
-        ("secret", "masked"), [("hunter2", "****"), ("12345678", "****"), ("123456789", "1234****")]
-    )
-    def test_a_short_secret_is_not_partly_shown(self, secret, masked):
+    @pytest.mark.parametrize("secret", ["hunter2", "12345678", "123456789", AWS_KEY])
+    def test_no_secret_is_partly_shown_whatever_its_length(self, secret):
         [finding] = trufflehog.parse(json.dumps(record(Raw=secret))).findings
-        assert finding.metadata["secret"]["masked_value"] == masked
+        assert finding.metadata["secret"]["masked_value"] == "••••••••"
+        assert "length" not in finding.metadata["secret"]
+
+    def test_every_sensitive_value_is_held_for_the_servers_policy_only(self):
+        findings = trufflehog.parse(read("trufflehog/v3_git.json")).findings
+        for item, finding in zip(records(), findings, strict=True):
+            secret = base64.b64decode(item["Raw"]).decode()
+            assert set(finding.secret_values) == {secret, item["Raw"], item["Redacted"]} - {""}
 
 
 class TestCurrentFormat:
@@ -126,7 +131,7 @@ class TestCurrentFormat:
         [finding] = trufflehog.parse(json.dumps(record())).findings
         secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
         assert finding.fingerprint == secret_formula("config/.env", "github", 12, secret)
-        assert finding.metadata["secret"]["masked_value"] == "ghp_****"
+        assert finding.metadata["secret"]["masked_value"] == "••••••••"
         assert finding.metadata["secret"]["decoder"] == "PLAIN"
 
     def test_rawv2_wins_over_raw(self):

@@ -33,8 +33,10 @@ def fixture(name: str) -> bytes:
 
 
 def stored(report: Report) -> str:
-    """Every field of every finding, as the pipeline would store them."""
-    return json.dumps([dataclasses.asdict(f) for f in report.findings], default=str)
+    """Every field of every finding, as the pipeline would store them: all but the
+    in-memory `secret_values`, which only the server's secret policy reads."""
+    fields = [dataclasses.asdict(f) for f in report.findings]
+    return json.dumps([{k: v for k, v in f.items() if k != "secret_values"} for f in fields])
 
 
 def distinct(report: Report) -> list:
@@ -104,12 +106,12 @@ class TestSharedFiles:
             3,
             3,
         )
-        assert finding.snippet == "+FROM python:3.9.7-alpine@sha256:****"
+        assert finding.snippet == "+FROM python:3.9.7-alpine@sha256:••••••••"
         assert finding.fingerprint == "6ac0ab3b-5f34-3d2a-886c-08424de77b23"
+        # The fixed mask: no prefix, no length.
         assert finding.metadata["secret"] == {
             "secret_type": "High Entropy",
-            "masked_value": "****",
-            "length": 64,
+            "masked_value": "••••••••",
         }
         assert finding.metadata["commit"] == "9c3f4d641d14eba2740febccd902cde300218a8d"
         assert (
@@ -120,7 +122,7 @@ class TestSharedFiles:
 
     def test_only_the_matched_line_is_kept_not_its_neighbours(self):
         finding = trufflehog3.parse(read("trufflehog3/many_vulns_current.json")).findings[2]
-        assert finding.snippet == "DD_API_KEY=****"  # not "second line of context"
+        assert finding.snippet == "DD_API_KEY=••••••••"  # not "second line of context"
         assert "commit" not in finding.metadata  # a working-tree issue
 
     def test_the_legacy_format_gives_one_finding_per_string_found(self):
@@ -140,7 +142,10 @@ class TestSharedFiles:
             None,
         )
         assert finding.snippet == ""
-        assert finding.metadata["secret"] == {"secret_type": "High entropy", "masked_value": "****"}
+        assert finding.metadata["secret"] == {
+            "secret_type": "High entropy",
+            "masked_value": "••••••••",
+        }
         assert finding.metadata["commit"] == "3e2d1f58bf2ee974fb1195373d8526876fd6348b"
         assert finding.metadata["commit_message"] == "Update users.json"
         for entry in json.loads(raw):
@@ -162,7 +167,7 @@ class TestSharedFiles:
 
 
 class TestRealRunOnTheSampleApp:
-    def test_three_secrets_with_the_aws_key_shown_by_its_prefix_only(self):
+    def test_three_secrets_none_shown_even_by_a_prefix(self):
         report = trufflehog3.parse(fixture("vulnerable-app.json"))
         assert [(f.rule_id, f.file_path, f.start_line) for f in report.findings] == [
             ("amazon.aws-api-key", "config.py", 12),
@@ -170,10 +175,10 @@ class TestRealRunOnTheSampleApp:
             ("high-entropy", "config.py", 13),
         ]
         aws = report.findings[0]
-        assert aws.metadata["secret"]["masked_value"] == "AKIA****"
+        assert aws.metadata["secret"]["masked_value"] == "••••••••"
         assert aws.metadata["rule_pattern"] == "AKIA[0-9A-Z]{16}"
-        assert aws.snippet == 'AWS_ACCESS_KEY_ID = "****"'
-        assert report.findings[1].snippet == "ENV AWS_SECRET_ACCESS_****"
+        assert aws.snippet == 'AWS_ACCESS_KEY_ID = "••••••••"'
+        assert report.findings[1].snippet == "ENV AWS_SECRET_ACCESS_••••••••"
         assert "wJalrXUtnFEMI" not in stored(report) and "AKIAIOSFODNN7" not in stored(report)
 
 
@@ -221,15 +226,15 @@ class TestRealRunOnAGitHistoryWithAPrivateKey:
         [key] = [f for f in distinct(report) if f.rule_id == "private.key"]
         assert key.title == "Private Key in deploy_key"
         assert key.snippet == ""
-        assert key.metadata["secret"]["masked_value"] == "****"
+        assert key.metadata["secret"]["masked_value"] == "••••••••"
         entropy = [
             f
             for f in report.findings
             if f.file_path == "deploy_key" and f.rule_id == "high-entropy"
         ]
         # Each line of the key is an entropy hit, its diff marker "+" (a base64 character)
-        # included: nothing of the line is left.
-        assert {f.snippet for f in entropy} == {"****"}
+        # included: nothing of the line is left, so no snippet at all.
+        assert {f.snippet for f in entropy} == {""}
 
     def test_no_secret_of_the_report_is_in_any_stored_field(self):
         raw = fixture("git-history.json")
@@ -250,7 +255,7 @@ class TestMasking:
                 id="f2618648-d6ed-333e-bca7-f35a2b83f0bd",
             ),
         )
-        assert {f.snippet for f in report.findings} == {"creds = ****:****"}
+        assert {f.snippet for f in report.findings} == {"creds = ••••••••:••••••••"}
 
     def test_a_line_that_does_not_show_the_secret_is_not_kept(self):
         [finding] = parse_issues(issue(context={"3": "KEY = os.environ['KEY']"})).findings
@@ -266,16 +271,16 @@ class TestMasking:
             )
         ).findings
         assert finding.snippet == ""
-        assert finding.metadata["secret"]["masked_value"] == "****"
+        assert finding.metadata["secret"]["masked_value"] == "••••••••"
 
-    @pytest.mark.parametrize(
-        ("secret", "masked"), [("AKIAIOSFODNN7EXAMPLE", "AKIA****"), ("hunter22", "****")]
-    )
-    def test_a_pattern_match_shows_four_characters_only_when_longer_than_eight(
-        self, secret, masked
-    ):
+    @pytest.mark.parametrize("secret", ["AKIAIOSFODNN7EXAMPLE", "hunter22"])
+    def test_a_pattern_match_shows_no_character_and_no_length(self, secret):
         [finding] = parse_issues(issue(secret=secret, context={})).findings
-        assert finding.metadata["secret"]["masked_value"] == masked
+        assert finding.metadata["secret"] == {
+            "secret_type": "AWS API Key",
+            "masked_value": "••••••••",
+        }
+        assert finding.secret_values == [secret]
 
 
 class TestFingerprints:
