@@ -1,7 +1,7 @@
 """Which agent may run which command: the seed's six-step rule (section 5).
 
 1. capabilities  — the agent has every capability the work requires (a scan requires the
-                   capability of its tool: findings/rules/capabilities.py);
+                   capability of its tool: protocol/capabilities.py);
 2. tools         — the agent has every tool the work requires;
 3. health        — work (scan, collect) goes only to an agent that is administratively
                    active and online: never to one in `error` (it said so in its
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from agents.models import Agent, AgentHealth, AgentStatus, AgentType, Command, CommandType
-from findings.rules.capabilities import required_capabilities
+from protocol.capabilities import required_capabilities
 
 WORK_TYPES = (CommandType.SCAN, CommandType.COLLECT)
 CONTROL_TYPES = (CommandType.HEALTH_CHECK, CommandType.CONFIG_UPDATE, CommandType.CANCEL)

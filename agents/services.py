@@ -12,7 +12,7 @@ from django.utils import timezone
 from agents.auth import generate_agent_key
 from agents.models import Agent, AgentHealth, AgentKey, AgentStatus, AgentType, ExecutionMode
 from agents.queue import agent_commands_release
-from findings.rules.capabilities import capabilities_of
+from protocol.capabilities import capabilities_of
 from rediverio.audit import audit_record, changes_between
 from rediverio.models import AuditAction, Tenant
 from rediverio.secrets import digest_secret, visible_prefix
@@ -45,7 +45,7 @@ def agent_create(
     """Register an agent and issue its first key. Returns the key, which is not stored.
 
     An agent registered with tools and no capabilities has those its tools give
-    (findings/rules/capabilities.py), as the agent program advertises them: naming its
+    (protocol/capabilities.py), as the agent program advertises them: naming its
     tools is enough to let it run them. Capabilities named explicitly are kept as named.
     """
     if not capabilities:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework.parsers import BaseParser, MultiPartParser
 
-from ingest.limits import LimitExceeded, check_decoding_cost
+from protocol.limits import LimitExceeded, check_decoding_cost
 from rediverio.api_errors import ApiError
 
 READ_CHUNK = 1 << 20
@@ -158,7 +158,7 @@ def too_large(limit: int, what: str = "report", hint: str = "; send it in chunks
 class EncodedJSONParser(BaseParser):
     """JSON bodies, plain or gzip/zstd-encoded, up to AGENT_MESSAGE_MAX_BYTES decoded
     (heartbeats, polls, command results: reports have endpoints of their own), and no
-    denser than a report may be (ingest/limits.py).
+    denser than a report may be (protocol/limits.py).
 
     Deliberately not a subclass of DRF's JSONParser: DRF hands that one
     `io.BytesIO(request.body)`, which goes through DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB);

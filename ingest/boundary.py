@@ -25,7 +25,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from ingest.report import Report, ReportFinding
+from protocol.report import Report, ReportFinding
 
 # PositiveIntegerField / PositiveSmallIntegerField: the ranges every database Django
 # supports agrees on (PostgreSQL integer and smallint).

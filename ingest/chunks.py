@@ -13,7 +13,7 @@ What holds, whatever an agent sends (README: Security):
 * A set not completed within INGEST_CHUNK_TTL_SECONDS is deleted (`chunks_expire`,
   scheduled by a migration).
 * Assembling reads one chunk at a time, and each fragment is checked for its decoding
-  cost (ingest/limits.py) before it is decoded.
+  cost (protocol/limits.py) before it is decoded.
 * Two final chunks racing assemble the report once: the assembler claims the set by
   deleting it; the one that deletes nothing stored nothing and answers "already taken".
 """
@@ -31,9 +31,9 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from ingest.body import too_large
-from ingest.limits import check_decoding_cost
 from ingest.models import IngestChunk, IngestRun, IngestStatus
 from ingest.parsers import flat
+from protocol.limits import check_decoding_cost
 from rediverio.api_errors import ApiError
 
 EXPIRE_BATCH = 500

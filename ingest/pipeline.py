@@ -43,8 +43,8 @@ from findings.rules.categories import source_category_for_tool
 from findings.services import AssetAllowance, assets_allowance
 from findings.stats import assets_refresh_stats
 from ingest.boundary import bound_report
-from ingest.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
 from ingest.secrets import apply_secret_policy
+from protocol.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
 from rediverio.lib.db import execute_server_bound
 from rediverio.lib.ids import uuid7
 from rediverio.models import Tenant

@@ -35,7 +35,7 @@ from django.utils.crypto import salted_hmac
 
 from findings.rules.categories import FindingType
 from ingest.parsers.credentials import conceal
-from ingest.report import Report, ReportFinding, fingerprint_of
+from protocol.report import Report, ReportFinding, fingerprint_of
 
 KEYED_PREFIX = "hmac-sha256:"
 _PURPOSE = "rediverio.ingest.secrets.fingerprint"

@@ -35,11 +35,11 @@ from django_q.tasks import async_task
 
 from findings.models import Asset
 from ingest.chunks import check_team_room, chunks_expire
-from ingest.limits import LimitExceeded, ReportLimits, check_decoding_cost, reading
 from ingest.models import IngestRun, IngestStatus
 from ingest.parsers import flat, ris, shape
 from ingest.pipeline import ingest_report, is_anonymous_asset
-from ingest.report import Report, ReportError, ReportTarget
+from protocol.limits import LimitExceeded, ReportLimits, check_decoding_cost, reading
+from protocol.report import Report, ReportError, ReportTarget
 from rediverio.metrics import FINDINGS_INGESTED, INGEST_BATCH_SIZE, INGEST_DURATION
 from rediverio.models import Tenant
 from scans.models import ScanSession
@@ -58,7 +58,7 @@ def report_limits() -> ReportLimits:
 
 def parse(raw: bytes, format: str | None) -> Report:
     """The report in `raw`: flat or RIS (told apart by shape), or any format the parsers
-    know, named or detected; within the limits of one report (ingest/limits.py), so no
+    know, named or detected; within the limits of one report (protocol/limits.py), so no
     shape of input makes its reading cost more than a small multiple of its size."""
     check_decoding_cost(raw)
     with reading(report_limits()):

@@ -72,7 +72,7 @@ try:
 
     # Ingest (ingest/): the limits of one report, of one agent and of one team (README:
     # Security). The largest report accepted, decompressed (a 100,000-result SARIF report
-    # is about 70 MB), and what one report may hold (ingest/limits.py also refuses, before
+    # is about 70 MB), and what one report may hold (protocol/limits.py also refuses, before
     # decoding, a document whose objects would outweigh it more than ten times).
     INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", default=100 * 1024 * 1024, minimum=1024)
     INGEST_MAX_FINDINGS = env_int("INGEST_MAX_FINDINGS", default=250_000, minimum=1)

@@ -2,7 +2,7 @@
 delivers their reports to the server over the agent protocol.
 
 Django-free on purpose: it runs on build machines and in CI jobs that have no server
-settings. It imports only this package, `ingest.report`, `ingest.parsers` and
+settings. It imports only this package, `protocol.report`, `ingest.parsers` and
 `findings.rules`, which are pure Python; a test runs the program and checks that no
 `django` module was loaded.
 """

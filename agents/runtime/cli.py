@@ -260,7 +260,7 @@ def cmd_upload(args: argparse.Namespace, settings: AgentConfig) -> int:
     from agents.runtime.jobs import attach_asset
     from agents.runtime.ris import to_ris
     from ingest.parsers.detect import parse_report
-    from ingest.report import ReportError
+    from protocol.report import ReportError
 
     if not (settings.api_url and settings.api_key):
         print("rediverio-agent: set API_URL and API_KEY", file=sys.stderr)
@@ -327,7 +327,7 @@ def _tool_json(tool) -> dict[str, Any]:
 
 
 def _asset(identifier: str | None, asset_type: str = ""):
-    from ingest.report import ReportTarget
+    from protocol.report import ReportTarget
 
     if not identifier:
         return None

@@ -18,7 +18,7 @@ from agents.runtime.confine import OutsideWorkRoots, WorkRoots
 from agents.runtime.jobs import finish
 from agents.runtime.metrics import disk_free_bytes, memory_percent
 from ingest.parsers.detect import parse_report
-from ingest.report import Report, ReportError, ReportTarget
+from protocol.report import Report, ReportError, ReportTarget
 
 if TYPE_CHECKING:
     from agents.runtime.worker import Worker

@@ -22,7 +22,7 @@ from agents.runtime.adapters.base import Job, ScanCancelled, ScanOutcome, run_sc
 from agents.runtime.config import AgentConfig
 from agents.runtime.confine import OutsideWorkRoots
 from agents.runtime.targets import GIT, PATH, Target, TargetError, cleanup, prepare, resolve_target
-from ingest.report import Report, ReportTarget
+from protocol.report import Report, ReportTarget
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 3600

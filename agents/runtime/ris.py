@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset, parse_asset_type
-from ingest.report import Report, ReportDependency, ReportFinding, ReportTarget, fingerprint_of
+from protocol.report import Report, ReportDependency, ReportFinding, ReportTarget, fingerprint_of
 
 RIS_VERSION = "1.0"
 # Detail objects the server keeps whole from a finding's metadata.

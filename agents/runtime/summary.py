@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from findings.rules.severity import Severity
-from ingest.report import Report
+from protocol.report import Report
 
 GATE_LEVELS = ("critical", "high", "medium", "low", "info", "none")
 _COLUMNS = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO)

@@ -19,7 +19,7 @@ from pathlib import Path
 from agents.runtime.confine import OutsideWorkRoots, WorkRoots
 from agents.runtime.process import run_process
 from findings.rules.assets import AssetType, InvalidAssetIdentifier, normalize_asset
-from ingest.report import ReportTarget
+from protocol.report import ReportTarget
 
 PATH, GIT, IMAGE, URL = "path", "git", "image", "url"
 

@@ -67,7 +67,7 @@ from ingest.parsers.credentials import (
     labels_of,
     quoted_values,
 )
-from ingest.report import ReportFinding
+from protocol.report import ReportFinding
 from ingest.secrets import fingerprint_key, is_keyed, keyed_fingerprint
 
 BATCH = 500

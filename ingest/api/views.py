@@ -42,11 +42,11 @@ from findings.models import Finding
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from ingest.body import ReportUploadParser, decode, read_body, too_large
 from ingest.chunks import ChunkReceipt, chunk_receive
-from ingest.limits import LimitExceeded, check_decoding_cost
 from ingest.models import IngestRun, IngestStatus
 from ingest.parsers import shape
-from ingest.report import ReportError
 from ingest.tasks import IdempotencyKeyReused, failure, ingest_for_key, ingest_submit
+from protocol.limits import LimitExceeded, check_decoding_cost
+from protocol.report import ReportError
 from rediverio.api_auth import TenantApiView
 from rediverio.api_errors import ApiError
 from rediverio.models import Role

@@ -23,7 +23,7 @@ from findings.rules.categories import FindingType
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
 from ingest.parsers.credentials import as_secret, conceal, finds_secret, quoted_values
-from ingest.report import Report, ReportError, ReportFinding
+from protocol.report import Report, ReportError, ReportFinding
 
 FORMAT = "bandit"
 

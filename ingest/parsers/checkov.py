@@ -24,7 +24,7 @@ from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
 from ingest.parsers.credentials import conceal
-from ingest.report import Report, ReportError, ReportFinding
+from protocol.report import Report, ReportError, ReportFinding
 
 FORMAT = "checkov"
 

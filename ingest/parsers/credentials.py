@@ -35,7 +35,7 @@ from findings.rules.categories import (
     known_tool,
     source_category_for_tool,
 )
-from ingest.report import ReportFinding, fingerprint_of
+from protocol.report import ReportFinding, fingerprint_of
 
 # The one mask: it says "there was a secret here" and nothing about it.
 MASK = "••••••••"

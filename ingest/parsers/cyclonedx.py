@@ -40,7 +40,7 @@ from typing import Any
 from findings.rules.severity import Severity, normalize_severity, severity_from_cvss
 from ingest.parsers import shape
 from ingest.parsers.markup import local_name, looks_like_xml, namespace, parse_xml
-from ingest.report import Report, ReportDependency, ReportError, ReportFinding, ReportTarget
+from protocol.report import Report, ReportDependency, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "cyclonedx"
 

@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from ingest.parsers import shape
-from ingest.report import Report, ReportError
+from protocol.report import Report, ReportError
 
 _MODULES: dict[str, str] = {
     "ris": "ingest.parsers.ris",

@@ -27,7 +27,7 @@ from findings.rules.categories import FindingType
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
 from ingest.parsers.credentials import classified
-from ingest.report import (
+from protocol.report import (
     COVERAGES,
     Report,
     ReportDependency,

@@ -24,7 +24,7 @@ from findings.rules.fingerprint import gitleaks_fingerprint
 from findings.rules.severity import GITLEAKS_SEVERITY
 from ingest.parsers import shape
 from ingest.parsers.credentials import MASK, conceal
-from ingest.report import Report, ReportError, ReportFinding
+from protocol.report import Report, ReportError, ReportFinding
 
 FORMAT = "gitleaks"
 

@@ -16,7 +16,7 @@ import codecs
 import re
 import xml.etree.ElementTree as ET
 
-from ingest.report import ReportError
+from protocol.report import ReportError
 
 _DECLARATION = re.compile(r"\A<\?xml\s[^>]*?\?>")
 _ENCODING = re.compile(rb"""\A<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")

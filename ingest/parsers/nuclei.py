@@ -28,7 +28,7 @@ from findings.rules.fingerprint import nuclei_fingerprint
 from findings.rules.severity import Severity, normalize_severity
 from ingest.parsers import shape
 from ingest.parsers.detect import decode_json_lines
-from ingest.report import Report, ReportError, ReportFinding, ReportTarget
+from protocol.report import Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "nuclei"
 

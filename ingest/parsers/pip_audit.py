@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from findings.rules.severity import Severity
 from ingest.parsers import shape
-from ingest.report import Report, ReportDependency, ReportFinding
+from protocol.report import Report, ReportDependency, ReportFinding
 
 FORMAT = "pip-audit"
 

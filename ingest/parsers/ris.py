@@ -24,7 +24,7 @@ from findings.rules.categories import FindingType
 from ingest.parsers import shape
 from ingest.parsers.credentials import classified
 from ingest.parsers.flat import dependency, severity, unknown_severity_warnings
-from ingest.report import COVERAGES, Report, ReportError, ReportFinding, ReportTarget
+from protocol.report import COVERAGES, Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "ris"
 _FINDING_TYPES = {t.value for t in FindingType}

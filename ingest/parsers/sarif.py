@@ -54,7 +54,7 @@ from ingest.parsers.credentials import (
     is_secrets_tool,
     quoted_values,
 )
-from ingest.report import Report, ReportError, ReportFinding, ReportTarget
+from protocol.report import Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "sarif"
 SARIF_VERSION = "2.1.0"

@@ -29,7 +29,7 @@ from findings.rules.fingerprint import semgrep_fingerprint
 from findings.rules.severity import security_severity_score, severity_from_semgrep
 from ingest.parsers import shape
 from ingest.parsers.credentials import as_secret, conceal, finds_secret, labels_of
-from ingest.report import Report, ReportError, ReportFinding
+from protocol.report import Report, ReportError, ReportFinding
 
 FORMAT = "semgrep"
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from findings.rules.severity import Severity, normalize_severity
-from ingest.report import ReportError
+from protocol.report import ReportError
 
 _NUL_ESCAPE = "\\u0000"
 

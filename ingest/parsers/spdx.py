@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from ingest.parsers import shape
-from ingest.report import Report, ReportDependency, ReportError, ReportTarget
+from protocol.report import Report, ReportDependency, ReportError, ReportTarget
 
 FORMAT = "spdx"
 

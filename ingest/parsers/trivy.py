@@ -35,7 +35,7 @@ from findings.rules.fingerprint import (
 from findings.rules.severity import severity_from_trivy
 from ingest.parsers import shape
 from ingest.parsers.credentials import MASK, conceal
-from ingest.report import Report, ReportDependency, ReportError, ReportFinding, ReportTarget
+from protocol.report import Report, ReportDependency, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "trivy"
 

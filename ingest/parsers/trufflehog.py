@@ -29,7 +29,7 @@ from findings.rules.severity import Severity
 from ingest.parsers import shape
 from ingest.parsers.credentials import conceal
 from ingest.parsers.detect import decode_json_lines
-from ingest.report import Report, ReportError, ReportFinding, ReportTarget
+from protocol.report import Report, ReportError, ReportFinding, ReportTarget
 
 FORMAT = "trufflehog"
 

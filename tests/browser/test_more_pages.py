@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.pipeline import ingest_report
-from ingest.report import Report, ReportDependency, ReportTarget
+from protocol.report import Report, ReportDependency, ReportTarget
 from scans.services import system_profiles_install
 from tests.factories import FindingFactory, MembershipFactory, TenantFactory
 

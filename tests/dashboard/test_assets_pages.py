@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.test import TestCase
 
 from ingest.pipeline import ingest_report
-from ingest.report import Report, ReportDependency, ReportTarget
+from protocol.report import Report, ReportDependency, ReportTarget
 from tests.factories import AssetFactory, MembershipFactory, TenantFactory
 
 

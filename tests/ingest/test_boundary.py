@@ -15,7 +15,7 @@ from findings.models import Finding
 from findings.rules.severity import Severity
 from ingest import boundary
 from ingest.boundary import bound_report
-from ingest.report import Report, ReportFinding
+from protocol.report import Report, ReportFinding
 from scans.models import ScanSession
 from tests.agents.test_agent_auth import bearer
 from tests.factories import TenantFactory

@@ -170,7 +170,7 @@ class AssemblyReadsOneChunkAtATime(TestCase):
         self.assertEqual(most_alive, [1])  # a chunk is let go before the next is read
 
     def test_a_dense_fragment_is_refused_before_it_is_decoded(self):
-        from ingest.limits import LimitExceeded
+        from protocol.limits import LimitExceeded
 
         dense = b'{"findings":[' + b",".join([b"{}"] * 3_000_000) + b"]}"
         with self.assertRaises(LimitExceeded):

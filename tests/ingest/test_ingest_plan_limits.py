@@ -22,7 +22,7 @@ from findings.models import Asset, AssetDependency, Finding
 from findings.rules.severity import Severity
 from findings.services import AssetLimitReached, asset_get_or_create
 from ingest.pipeline import IngestResult, ingest_report
-from ingest.report import Report, ReportDependency, ReportFinding, ReportTarget
+from protocol.report import Report, ReportDependency, ReportFinding, ReportTarget
 from rediverio.lib.ids import uuid7
 from scans.models import ScanSession
 from tests.agents.test_agent_auth import bearer

@@ -14,7 +14,7 @@ from findings.models import Asset, AssetDependency, Component, Finding
 from findings.rules.severity import Severity
 from findings.stats import risk_score
 from ingest.pipeline import ingest_report
-from ingest.report import Report, ReportDependency, ReportFinding, ReportTarget
+from protocol.report import Report, ReportDependency, ReportFinding, ReportTarget
 from tests.factories import TenantFactory
 
 REPO = ReportTarget(identifier="https://github.com/Acme/Shop.git", type="repository")

@@ -1,4 +1,4 @@
-"""What one report may cost (ingest/limits.py, README: Security): a document far denser
+"""What one report may cost (protocol/limits.py, README: Security): a document far denser
 than any scanner writes is refused before it is decoded; a report holding more findings,
 assets or packages than the limits is refused while it is read; bodies are refused from
 their declared size before they are read. Every refusal is a 413 in the error shape, and
@@ -16,10 +16,10 @@ from django.test import TestCase, override_settings
 from rest_framework.test import APIClient
 
 from findings.models import Asset, AssetDependency, Finding
-from ingest.limits import MEMORY_FACTOR, LimitExceeded, check_decoding_cost, decoding_cost
 from ingest.models import IngestRun
 from ingest.parsers import flat as flat_parser
 from ingest.tasks import process_ingest_run
+from protocol.limits import MEMORY_FACTOR, LimitExceeded, check_decoding_cost, decoding_cost
 from tests.agents.test_agent_auth import HEARTBEAT
 from tests.factories import MembershipFactory
 from tests.ingest.test_asset_identity import flat

@@ -37,9 +37,9 @@ from ingest.parsers import trufflehog3
 from ingest.parsers.credentials import MASK
 from ingest.parsers.detect import parse_report
 from ingest.pipeline import ingest_report
-from ingest.report import Report, ReportFinding, ReportTarget
 from ingest.secrets import KEYED_PREFIX, fingerprint_key, keyed_fingerprint
 from ingest.tasks import ingest_submit
+from protocol.report import Report, ReportFinding, ReportTarget
 from rediverio.models import AuditEvent
 from tests.factories import (
     AuditEventFactory,

@@ -628,7 +628,7 @@ RESOURCE_BOUNDARIES: list[tuple[str, dict, list[tuple[str, bytes, dict]], int, s
 
 
 class ResourceBoundaries(TestCase):
-    """What an agent may make the server hold (ingest/limits.py, ingest/chunks.py)."""
+    """What an agent may make the server hold (protocol/limits.py, ingest/chunks.py)."""
 
     @classmethod
     def setUpTestData(cls):

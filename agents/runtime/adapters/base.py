@@ -27,9 +27,9 @@ from typing import ClassVar
 from agents.runtime.confine import OutsideWorkRoots, WorkRoots, real
 from agents.runtime.process import ProcessResult, run_process
 from agents.runtime.targets import GIT, PATH, Target
-from findings.rules.capabilities import tool_capabilities
 from ingest.parsers.detect import parse_report
-from ingest.report import Report, ReportError
+from protocol.capabilities import tool_capabilities
+from protocol.report import Report, ReportError
 
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-.+][0-9A-Za-z.]+)?)")
 _VERSION_TIMEOUT = 30
@@ -164,7 +164,7 @@ class Adapter:
 
     def capabilities(self) -> tuple[str, ...]:
         """What having this tool lets the agent do: read from the table the server also
-        reads to decide what a scan needs (findings/rules/capabilities.py), so an agent
+        reads to decide what a scan needs (protocol/capabilities.py), so an agent
         always advertises the capability of every tool it advertises."""
         return tool_capabilities(self.tool_name)
 

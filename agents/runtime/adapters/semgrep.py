@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agents.runtime.adapters.base import Adapter, Job, ScanError
 from agents.runtime.process import ProcessResult
-from ingest.report import Report
+from protocol.report import Report
 
 SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules" / "semgrep"
 _REGISTRY_PREFIXES = ("p/", "r/", "s/", "auto", "http://", "https://", "registry")

@@ -9,7 +9,7 @@ from pathlib import Path
 from agents.runtime.adapters import ADAPTERS, SarifTool, installed_tools
 from agents.runtime.config import AgentConfig
 from agents.runtime.worker import Worker
-from findings.rules.capabilities import required_capabilities
+from protocol.capabilities import required_capabilities
 from tests.agents.runtime.fakes import FakeServer, shell_tool
 
 HEARTBEAT = "/api/v1/agent/heartbeat"

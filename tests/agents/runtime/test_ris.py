@@ -8,7 +8,7 @@ from agents.runtime.jobs import attach_asset
 from agents.runtime.ris import to_ris
 from ingest.parsers import ris
 from ingest.parsers.detect import parse_report
-from ingest.report import ReportTarget, fingerprint_of
+from protocol.report import ReportTarget, fingerprint_of
 from tests.shared_data import DATA
 
 REPORTS = [

@@ -11,7 +11,7 @@ from findings.rules.categories import FindingType
 from findings.rules.severity import Severity
 from ingest.parsers import flat, ris
 from ingest.parsers.credentials import MASK, conceal, finds_secret, quoted_values
-from ingest.report import ReportFinding, fingerprint_of
+from protocol.report import ReportFinding, fingerprint_of
 
 TOKEN = "ghp_R8x2Lq7Vn4Tz9Kp3Wm6Hb1Jd5Fs0Yc2Ng8Ea"
 

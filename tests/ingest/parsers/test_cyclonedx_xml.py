@@ -16,7 +16,7 @@ import pytest
 from findings.rules.severity import Severity
 from ingest.parsers import cyclonedx
 from ingest.parsers.detect import detect_format
-from ingest.report import ReportError, fingerprint_of
+from protocol.report import ReportError, fingerprint_of
 from tests.shared_data import read
 
 FIXTURES = Path(__file__).parent / "data" / "cyclonedx"

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.parsers import detect
 from ingest.parsers.detect import FORMATS, detect_format, parse_report
-from ingest.report import ReportError
+from protocol.report import ReportError
 from tests.shared_data import DATA, read
 
 # The data folder is named after the tool, with "_" for "-".

@@ -8,7 +8,7 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import secret_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import gitleaks
-from ingest.report import ReportError
+from protocol.report import ReportError
 from tests.shared_data import DATA
 
 FILES = DATA / "gitleaks"

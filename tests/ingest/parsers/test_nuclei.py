@@ -8,7 +8,7 @@ import pytest
 
 from findings.rules.severity import Severity
 from ingest.parsers import nuclei
-from ingest.report import ReportError, fingerprint_of
+from protocol.report import ReportError, fingerprint_of
 from tests.shared_data import DATA, read
 
 

@@ -17,7 +17,7 @@ from findings.rules.categories import FindingType
 from findings.rules.severity import Severity
 from ingest.parsers import pip_audit
 from ingest.parsers.detect import detect_format
-from ingest.report import ReportError, fingerprint_of
+from protocol.report import ReportError, fingerprint_of
 from tests.shared_data import DATA, read
 
 FIXTURES = Path(__file__).parent / "data" / "pip_audit"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingest.parsers import bandit, sarif, semgrep
-from ingest.report import Report
+from protocol.report import Report
 
 FIXTURES = Path(__file__).parent / "data"
 TOOLS = {"semgrep": semgrep, "bandit": bandit}

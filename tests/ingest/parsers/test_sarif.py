@@ -8,7 +8,7 @@ import pytest
 
 from findings.rules.severity import Severity
 from ingest.parsers import sarif
-from ingest.report import ReportError, fingerprint_of
+from protocol.report import ReportError, fingerprint_of
 from tests.shared_data import DATA, read
 
 # Counted from the files themselves (results per file, all runs).

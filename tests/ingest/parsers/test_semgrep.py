@@ -9,7 +9,7 @@ from findings.rules.categories import FindingType
 from findings.rules.fingerprint import sast_fingerprint, semgrep_fingerprint
 from findings.rules.severity import Severity
 from ingest.parsers import semgrep
-from ingest.report import ReportError, fingerprint_of
+from protocol.report import ReportError, fingerprint_of
 from tests.shared_data import DATA
 
 FILES = DATA / "semgrep"

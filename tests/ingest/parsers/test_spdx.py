@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ingest.parsers import spdx
-from ingest.report import ReportError
+from protocol.report import ReportError
 from tests.shared_data import DATA, read
 
 PACKAGE_COUNTS = {"spdx_many_vuln.json": 4, "spdx_one_vuln.json": 3}

@@ -13,7 +13,7 @@ from findings.rules.fingerprint import (
 )
 from findings.rules.severity import Severity
 from ingest.parsers import trivy
-from ingest.report import ReportError
+from protocol.report import ReportError
 from tests.shared_data import DATA
 
 FILES = DATA / "trivy"

@@ -9,7 +9,7 @@ import pytest
 from findings.rules.categories import FindingType
 from findings.rules.severity import Severity
 from ingest.parsers import trufflehog
-from ingest.report import ReportError, fingerprint_of
+from protocol.report import ReportError, fingerprint_of
 from tests.shared_data import DATA, read
 
 AWS_KEY = "AKIAYVP4CIPPERUVIFXG"

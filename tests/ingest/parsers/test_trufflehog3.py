@@ -21,7 +21,7 @@ from findings.rules.categories import FindingType
 from findings.rules.severity import Severity
 from ingest.parsers import trufflehog3
 from ingest.parsers.detect import detect_format, parse_report
-from ingest.report import Report, ReportError, fingerprint_of
+from protocol.report import Report, ReportError, fingerprint_of
 from tests.shared_data import DATA, read
 
 FIXTURES = Path(__file__).parent / "data" / "trufflehog3"

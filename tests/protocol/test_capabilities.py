@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from findings.rules.capabilities import (
+from findings.rules.categories import TOOL_CATEGORIES
+from protocol.capabilities import (
     CAPABILITIES,
     capabilities_of,
     required_capabilities,
     tool_capabilities,
 )
-from findings.rules.categories import TOOL_CATEGORIES
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

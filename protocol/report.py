@@ -26,7 +26,7 @@ from findings.rules.fingerprint import (
     is_well_formed_fingerprint,
 )
 from findings.rules.severity import Severity
-from ingest.limits import counted
+from protocol.limits import counted
 
 
 class ReportError(ValueError):
@@ -52,7 +52,7 @@ class ReportTarget:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        counted("targets")  # the report's limits (ingest/limits.py)
+        counted("targets")  # the report's limits (protocol/limits.py)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ Two guards keep a report's reading a small multiple of its size, whatever its sh
   twenty-five times its size, and nested empty arrays to almost forty. A document
   estimated above MEMORY_FACTOR times its size is refused before a single object is made.
 * While a parser builds the report, every finding, target and dependency it creates is
-  counted (`counted`, called by the dataclasses of ingest/report.py): a parser stops at
+  counted (`counted`, called by the dataclasses of protocol/report.py): a parser stops at
   the limit instead of building millions of small objects out of a dense report.
 
 Exceeding either raises `LimitExceeded`, which is deliberately not a `ReportError`:
