@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from protocol.commands import CONTROL_TYPES
+from protocol.commands import CommandType as Wire
 from rediverio.lib.db import check_constraint_for
 from rediverio.lib.ids import uuid7
 from rediverio.tenancy import TenantOwned, TenantQuerySet
@@ -167,11 +169,13 @@ class AgentKey(TenantOwned):
 
 
 class CommandType(models.TextChoices):
-    SCAN = "scan", "Scan"
-    COLLECT = "collect", "Collect"
-    HEALTH_CHECK = "health_check", "Health check"
-    CONFIG_UPDATE = "config_update", "Config update"
-    CANCEL = "cancel", "Cancel"
+    """The contract's command types (protocol/commands.py), as the column's choices."""
+
+    SCAN = Wire.SCAN.value, "Scan"
+    COLLECT = Wire.COLLECT.value, "Collect"
+    HEALTH_CHECK = Wire.HEALTH_CHECK.value, "Health check"
+    CONFIG_UPDATE = Wire.CONFIG_UPDATE.value, "Config update"
+    CANCEL = Wire.CANCEL.value, "Cancel"
 
 
 class CommandPriority(models.IntegerChoices):
@@ -295,9 +299,7 @@ class Command(TenantOwned):
                 "tenant",
                 models.F("priority").desc(),
                 "created_at",
-                condition=models.Q(
-                    status="pending", type__in=["health_check", "config_update", "cancel"]
-                ),
+                condition=models.Q(status="pending", type__in=CONTROL_TYPES),
                 name="commands_pending_control",
             ),
             # What an agent holds (its free slots, lost leases): live rows only, not the

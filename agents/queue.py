@@ -42,6 +42,7 @@ from agents.models import (
     CommandType,
 )
 from agents.selection import CONTROL_TYPES, WORK_TYPES, commands_for_agent
+from protocol.commands import CancelCommand
 from rediverio.models import Tenant
 
 HELD_STATUSES = (CommandStatus.ACKNOWLEDGED, CommandStatus.RUNNING)
@@ -476,7 +477,7 @@ def command_cancel(*, command: Command, reason: str = "", now: datetime | None =
         command_enqueue(
             tenant=command.tenant,
             type=CommandType.CANCEL,
-            payload={"command_id": str(command.pk), "reason": reason},
+            payload=CancelCommand(command_id=str(command.pk), reason=reason).to_wire(),
             priority=CommandPriority.CRITICAL,
             target_agent=holder,
             scan=command.scan,

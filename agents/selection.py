@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+import protocol.commands as protocol_commands
 from agents.models import Agent, AgentHealth, AgentStatus, AgentType, Command, CommandType
 from protocol.capabilities import required_capabilities
 
-WORK_TYPES = (CommandType.SCAN, CommandType.COLLECT)
-CONTROL_TYPES = (CommandType.HEALTH_CHECK, CommandType.CONFIG_UPDATE, CommandType.CANCEL)
+# protocol/commands.py says which commands are work and which are control.
+WORK_TYPES = tuple(CommandType(kind) for kind in protocol_commands.WORK_TYPES)
+CONTROL_TYPES = tuple(CommandType(kind) for kind in protocol_commands.CONTROL_TYPES)
 
 
 @dataclass(frozen=True)

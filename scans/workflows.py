@@ -22,6 +22,7 @@ from agents.queue import HELD_STATUSES, commands_enqueue_many
 from agents.selection import WORK_TYPES, Requirements, evaluate_agents
 from findings.models import Asset
 from findings.rules.categories import source_category_for_tool
+from protocol.commands import ScanCommand
 from rediverio.lib.ids import uuid7
 from scans.models import FINAL_SESSION_STATUSES, Scan, ScanProfile, ScanSession, SessionStatus
 from scans.runs import current_sessions, run_close, run_is_active
@@ -170,19 +171,17 @@ def start_stage(
                     tenant_id=scan.tenant_id,
                     type=CommandType.SCAN,
                     priority=scan.priority,
-                    payload={
-                        "scanner": tool,
-                        "target": asset.identifier,
-                        "target_type": asset.type,
-                        "config": config,
-                        "timeout_seconds": timeout,
-                        "report_progress": True,
-                        "custom_templates": [],
-                        "scan_id": str(session.pk),
-                        "scan_definition_id": str(scan.pk),
-                        "run_id": str(run_id),
-                        "stage": at,
-                    },
+                    payload=ScanCommand(
+                        scanner=tool,
+                        target=asset.identifier,
+                        target_type=asset.type,
+                        config=config,
+                        timeout_seconds=timeout,
+                        scan_id=str(session.pk),
+                        scan_definition_id=str(scan.pk),
+                        run_id=str(run_id),
+                        stage=at,
+                    ).to_wire(),
                     required_capabilities=list(needs.capabilities),
                     required_tools=list(needs.tools),
                     tags=list(needs.tags),

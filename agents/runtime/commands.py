@@ -18,6 +18,7 @@ from agents.runtime.confine import OutsideWorkRoots, WorkRoots
 from agents.runtime.jobs import finish
 from agents.runtime.metrics import disk_free_bytes, memory_percent
 from ingest.parsers.detect import parse_report
+from protocol.commands import CollectCommand
 from protocol.report import Report, ReportError, ReportTarget
 
 if TYPE_CHECKING:
@@ -71,12 +72,11 @@ def health_report(worker: Worker) -> dict[str, Any]:
     }
 
 
-def collect_report(payload: dict[str, Any], roots: WorkRoots | None = None) -> Report:
+def collect_report(command: CollectCommand, roots: WorkRoots | None = None) -> Report:
     """The report a `collect` command names: `source_config.path` on this machine (inside
     the work roots, when given) or `source_config.url` (http or https), in `format` or a
     detected one."""
-    source = payload.get("source_config")
-    source = source if isinstance(source, dict) else payload
+    source = command.source_config
     report_format = source.get("format") or None
     where = source.get("path") or source.get("url")
     if source.get("path"):
@@ -95,13 +95,13 @@ def collect_report(payload: dict[str, Any], roots: WorkRoots | None = None) -> R
         report = parse_report(raw, report_format)
     except ReportError as exc:
         raise ScanError(f"could not read the report at {where}: {exc}") from exc
-    asset = source.get("asset") or payload.get("asset")
+    asset = source.get("asset") or command.asset
     target = (
         ReportTarget(identifier=str(asset), type=str(source.get("asset_type") or ""))
         if asset
         else None
     )
-    return finish(report, target, str(payload.get("scan_id") or ""), datetime.now(UTC))
+    return finish(report, target, command.scan_id, datetime.now(UTC))
 
 
 def _read_file(path: Path) -> bytes:

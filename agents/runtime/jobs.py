@@ -22,6 +22,7 @@ from agents.runtime.adapters.base import Job, ScanCancelled, ScanOutcome, run_sc
 from agents.runtime.config import AgentConfig
 from agents.runtime.confine import OutsideWorkRoots
 from agents.runtime.targets import GIT, PATH, Target, TargetError, cleanup, prepare, resolve_target
+from protocol.commands import ScanCommand
 from protocol.report import Report, ReportTarget
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -42,25 +43,16 @@ class ScanRequest:
     templates: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> ScanRequest:
-        config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
-        timeout = payload.get("timeout_seconds") or DEFAULT_TIMEOUT
-        try:
-            timeout = float(timeout)
-        except (TypeError, ValueError) as exc:
-            raise ScanError(f"timeout_seconds {timeout!r} is not a number") from exc
-        scanner = payload.get("scanner")
-        if not isinstance(scanner, str) or not scanner:
-            raise ScanError("the scan command names no scanner")
-        templates = payload.get("custom_templates")
+    def from_command(cls, command: ScanCommand) -> ScanRequest:
+        """What this agent runs for a scan command (protocol/commands.py)."""
         return cls(
-            scanner=scanner,
-            target=str(payload.get("target") or ""),
-            target_type=str(payload.get("target_type") or ""),
-            config=config,
-            timeout=max(1.0, timeout),
-            scan_id=str(payload.get("scan_id") or ""),
-            templates=templates if isinstance(templates, list) else [],
+            scanner=command.scanner,
+            target=command.target,
+            target_type=command.target_type,
+            config=command.config,
+            timeout=max(1.0, command.timeout_seconds or DEFAULT_TIMEOUT),
+            scan_id=command.scan_id,
+            templates=command.custom_templates,
         )
 
 

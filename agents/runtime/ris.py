@@ -14,23 +14,7 @@ from typing import Any
 
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset, parse_asset_type
 from protocol.report import Report, ReportDependency, ReportFinding, ReportTarget, fingerprint_of
-
-RIS_VERSION = "1.0"
-# Detail objects the server keeps whole from a finding's metadata.
-_DETAILS = (
-    "secret",
-    "misconfiguration",
-    "compliance",
-    "remediation",
-    "web3",
-    "data_flow",
-    "exposure",
-    "remediation_context",
-    "business_impact",
-    "suppression",
-)
-_TITLE_LENGTH = 1000
-_EXTRAS = ("category", "impact", "likelihood", "tags", "vulnerability_class")
+from protocol.ris import DETAILS, EXTRAS, RIS_VERSION, TITLE_LENGTH
 
 
 def to_ris(report: Report, *, scan_id: str = "", agent_id: str = "") -> dict[str, Any]:
@@ -104,12 +88,12 @@ def _asset_type(target: ReportTarget) -> str:
 def _finding(finding: ReportFinding, targets: int) -> dict[str, Any]:
     title, description = finding.title.strip(), finding.description
     lines = title.splitlines()
-    if len(lines) > 1 or len(title) > _TITLE_LENGTH:
+    if len(lines) > 1 or len(title) > TITLE_LENGTH:
         # The server keeps a title's first line only; the whole message goes on in the
         # description so that nothing a tool said is dropped.
         if title not in description:
             description = f"{title}\n\n{description}".strip()
-        title = lines[0][:_TITLE_LENGTH] if lines else title
+        title = lines[0][:TITLE_LENGTH] if lines else title
     item: dict[str, Any] = {
         "type": str(finding.finding_type),
         "title": title or finding.rule_id or "finding",
@@ -135,10 +119,10 @@ def _finding(finding: ReportFinding, targets: int) -> dict[str, Any]:
     if finding.references:
         item["references"] = list(finding.references)
     metadata = dict(finding.metadata)
-    for name in _DETAILS:
+    for name in DETAILS:
         if isinstance(metadata.get(name), dict):
             item[name] = metadata.pop(name)
-    for name in _EXTRAS:
+    for name in EXTRAS:
         if name in metadata:
             item[name] = metadata.pop(name)
     if finding.suppressed and "suppression" not in item:

@@ -37,13 +37,25 @@ from agents.runtime.delivery import Delivery, Spool
 from agents.runtime.jobs import ScanRequest, execute_scan
 from agents.runtime.metrics import CpuMeter, memory_percent
 from agents.runtime.ris import to_ris
+from protocol.commands import (
+    WORK_TYPES,
+    CancelCommand,
+    CollectCommand,
+    CommandType,
+    ConfigUpdateCommand,
+    HealthCheckCommand,
+    PayloadError,
+    ScanCommand,
+    command_from_wire,
+)
 
 log = logging.getLogger("rediverio.agent")
 
 COMMANDS = "/api/v1/agent/commands"
 HEARTBEAT = "/api/v1/agent/heartbeat"
 POLL_LIMIT = 10
-WORK = ("scan", "collect")
+# Why a job's cancel event was set.
+SERVER_CANCELLED, SHUTTING_DOWN = "server cancelled", "shutting down"
 
 
 @dataclass(slots=True)
@@ -51,7 +63,7 @@ class RunningJob:
     command: dict[str, Any]
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
-    # Why `cancel` was set: "cancel" (the server's), "shutdown" (ours).
+    # Why `cancel` was set: the server cancelled the command, or this agent stops.
     reason: str = ""
 
 
@@ -144,14 +156,18 @@ class Worker:
 
     def handle(self, command: dict[str, Any]) -> None:
         command_id, kind = str(command["id"]), command.get("type")
-        payload = command.get("payload") if isinstance(command.get("payload"), dict) else {}
         with self.lock:
             if command_id in self.jobs or any(str(c["id"]) == command_id for c in self.backlog):
                 return  # delivered again while we hold it
         if not self._lifecycle(command_id, "acknowledge"):
             return
-        if kind in WORK:
-            if kind == "collect" and self.settings.agent_type != "collector":
+        try:
+            typed = command_from_wire(kind, command.get("payload"))
+        except PayloadError as exc:
+            self._fail(command_id, f"this agent cannot run this command: {exc}")
+            return
+        if typed.type in WORK_TYPES:
+            if typed.type is CommandType.COLLECT and self.settings.agent_type != "collector":
                 self._fail(
                     command_id, f"this agent is a {self.settings.agent_type}, not a collector"
                 )
@@ -161,14 +177,12 @@ class Worker:
                 with self.lock:
                     self.backlog.append(command)
                     self._start_backlog()
-        elif kind == "cancel":
-            self._complete(command_id, self._cancel(str(payload.get("command_id") or "")))
-        elif kind == "health_check":
+        elif isinstance(typed, CancelCommand):
+            self._complete(command_id, self._cancel(typed.command_id))
+        elif isinstance(typed, HealthCheckCommand):
             self._complete(command_id, {"health": health_report(self)})
-        elif kind == "config_update":
-            self._config_update(command_id, payload)
-        else:
-            self._fail(command_id, f"this agent does not handle {kind!r} commands")
+        elif isinstance(typed, ConfigUpdateCommand):
+            self._config_update(command_id, typed.config)
 
     # ------------------------------------------------------------ jobs
 
@@ -196,25 +210,25 @@ class Worker:
     def _run_job(self, job: RunningJob) -> None:
         command = job.command
         command_id = str(command["id"])
-        payload = command.get("payload") if isinstance(command.get("payload"), dict) else {}
         started = time.monotonic()
         try:
             self._lifecycle(command_id, "start")
-            if command.get("type") == "scan":
-                request = ScanRequest.from_payload(payload)
-                wants_progress = payload.get("report_progress", True)
+            typed = command_from_wire(command.get("type"), command.get("payload"))
+            if isinstance(typed, ScanCommand):
                 outcome = execute_scan(
-                    request,
+                    ScanRequest.from_command(typed),
                     self.settings,
                     cancel=job.cancel,
-                    progress=(lambda p, m: self._progress(job, p, m)) if wants_progress else None,
+                    progress=(lambda p, m: self._progress(job, p, m))
+                    if typed.report_progress
+                    else None,
                 )
                 report, exit_code = outcome.report, outcome.exit_code
+            elif isinstance(typed, CollectCommand):
+                report, exit_code = collect_report(typed, self.settings.scan_roots), 0
             else:
-                report, exit_code = collect_report(payload, self.settings.scan_roots), 0
-            document = to_ris(
-                report, scan_id=str(payload.get("scan_id") or ""), agent_id=self.settings.agent_id
-            )
+                raise ScanError(f"{typed.type} is not work")
+            document = to_ris(report, scan_id=typed.scan_id, agent_id=self.settings.agent_id)
             delivered = self.delivery.send_report(
                 document, label=f"{report.tool_name} for command {command_id}"
             )
@@ -232,7 +246,7 @@ class Worker:
             self.total_scans += 1
             self._complete(command_id, result, defer=delivered.spooled)
         except ScanCancelled as exc:
-            if job.reason == "shutdown":
+            if job.reason == SHUTTING_DOWN:
                 self._fail(
                     command_id,
                     "the agent was stopped before the scan finished; the tool was killed "
@@ -243,7 +257,7 @@ class Worker:
         except ApiError as exc:
             self.errors += 1
             self._fail(command_id, f"the server refused the report: {exc}")
-        except ScanError as exc:
+        except (ScanError, PayloadError) as exc:
             self.errors += 1
             self._fail(command_id, str(exc))
         except Exception as exc:  # a bug must fail the command, not leave it hanging
@@ -259,7 +273,7 @@ class Worker:
         with self.lock:
             job = self.jobs.get(command_id)
             if job is not None:
-                job.reason = "cancel"
+                job.reason = SERVER_CANCELLED
                 job.cancel.set()
                 state = "running: its processes are being killed"
             else:
@@ -269,8 +283,7 @@ class Worker:
         log.info("cancel %s: %s", command_id, state)
         return {"cancelled_command": command_id, "state": state}
 
-    def _config_update(self, command_id: str, payload: dict[str, Any]) -> None:
-        changes = payload.get("config") if isinstance(payload.get("config"), dict) else payload
+    def _config_update(self, command_id: str, changes: dict[str, Any]) -> None:
         try:
             self.settings, applied, ignored = self.settings.apply_update(changes)
         except ConfigError as exc:
@@ -348,7 +361,7 @@ class Worker:
             left = list(self.jobs.values())
         for job in left:
             log.warning("grace period over: killing command %s", job.command["id"])
-            job.reason = "shutdown"
+            job.reason = SHUTTING_DOWN
             job.cancel.set()
         for job in left:
             if job.thread is not None:
@@ -378,7 +391,7 @@ class Worker:
             )
         except ApiError as exc:
             if exc.code == "COMMAND_CANCELED":
-                job.reason = job.reason or "cancel"
+                job.reason = job.reason or SERVER_CANCELLED
                 job.cancel.set()
         except Unreachable:
             pass  # progress is a courtesy; the result is what must arrive

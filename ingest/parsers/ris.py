@@ -25,22 +25,10 @@ from ingest.parsers import shape
 from ingest.parsers.credentials import classified
 from ingest.parsers.flat import dependency, severity, unknown_severity_warnings
 from protocol.report import COVERAGES, Report, ReportError, ReportFinding, ReportTarget
+from protocol.ris import DETAILS, EXTRAS, TITLE_LENGTH
 
 FORMAT = "ris"
 _FINDING_TYPES = {t.value for t in FindingType}
-# Detail objects kept whole in the finding's metadata (minus secrets' raw values).
-_DETAILS = (
-    "secret",
-    "misconfiguration",
-    "compliance",
-    "remediation",
-    "web3",
-    "data_flow",
-    "exposure",
-    "remediation_context",
-    "business_impact",
-    "suppression",
-)
 
 
 def recognizes(document: object) -> bool:
@@ -183,8 +171,8 @@ def _finding(item: dict, path: str, target_index: int | None, unknown: list[str]
     ]
     if vuln.get("cwe_id"):
         cwes.append(shape.cwe(vuln["cwe_id"], f"{path}.vulnerability.cwe_id"))
-    metadata = {name: item[name] for name in _DETAILS if isinstance(item.get(name), dict)}
-    for extra in ("category", "impact", "likelihood", "tags", "properties", "vulnerability_class"):
+    metadata = {name: item[name] for name in DETAILS if isinstance(item.get(name), dict)}
+    for extra in (*EXTRAS, "properties"):
         if extra in item:
             metadata[extra] = item[extra]
     suppression = metadata.get("suppression", {})
@@ -195,7 +183,7 @@ def _finding(item: dict, path: str, target_index: int | None, unknown: list[str]
     return ReportFinding(
         rule_id=shape.text(item.get("rule_id"), f"{path}.rule_id", max_length=500),
         rule_name=shape.text(item.get("rule_name"), f"{path}.rule_name", max_length=500),
-        title=title.strip().splitlines()[0][:1000] if title.strip() else title,
+        title=title.strip().splitlines()[0][:TITLE_LENGTH] if title.strip() else title,
         description=shape.text(item.get("description"), f"{path}.description"),
         severity=level,
         finding_type=FindingType(kind),

@@ -21,6 +21,7 @@ from agents.runtime.config import AgentConfig, ConfigError, build_config
 from agents.runtime.confine import OutsideWorkRoots, WorkRoots, default_work_roots
 from agents.runtime.jobs import ScanRequest, execute_scan
 from agents.runtime.targets import GIT, PATH, Target
+from protocol.commands import CollectCommand
 from tests.agents.runtime.fakes import SARIF_RESULT, FakeServer, shell_tool
 from tests.agents.runtime.test_worker import final_call, running, scan_command
 from tests.shared_data import DATA
@@ -213,12 +214,14 @@ def test_a_gitleaks_config_outside_the_roots_is_refused(host):
 
 def test_a_report_to_collect_must_be_inside_the_roots(host):
     report = DATA / "semgrep" / "many_vulns.json"
-    outside = {"source_config": {"path": str(report)}}
+    outside = CollectCommand(source_config={"path": str(report)})
     with pytest.raises(ScanError, match=f"the report to collect {str(report)!r} is {OUTSIDE}"):
         collect_report(outside, host.settings.scan_roots)
     copy = host.root / "report.json"
     shutil.copy(report, copy)
-    inside = collect_report({"source_config": {"path": str(copy)}}, host.settings.scan_roots)
+    inside = collect_report(
+        CollectCommand(source_config={"path": str(copy)}), host.settings.scan_roots
+    )
     assert len(inside.findings) == 48
 
 
