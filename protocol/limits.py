@@ -1,7 +1,7 @@
 """What one report may cost the server to read: bytes, memory, findings, assets, packages.
 
 Django-free (the parsers call it, and the agent program imports the parsers). The server
-sets the numbers from its settings (`ingest.tasks.report_limits`, README: Security); a
+sets the numbers from its settings (`ingest.services.report_limits`, README: Security); a
 caller that sets none, like the agent program, reads without limits.
 
 Two guards keep a report's reading a small multiple of its size, whatever its shape:
@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import AnyStr
 
 # Estimated bytes of Python objects per structural character, measured with tracemalloc
 # on CPython 3.11: an object or array with its slot in its parent (~64-84), a string per
@@ -110,14 +111,17 @@ def counted(kind: str) -> None:
 
 def decoding_cost(raw: bytes | str) -> int:
     """Estimated bytes of Python objects that decoding `raw` would allocate."""
-    head = raw[:64].lstrip(b"\xef\xbb\xbf \t\r\n" if isinstance(raw, bytes) else "\ufeff \t\r\n")
-    if head[:1] in (b"<", "<"):
-        tags, attributes = (
-            raw.count(m) for m in ((b"<", b"=") if isinstance(raw, bytes) else ("<", "="))
-        )
+    if isinstance(raw, bytes):
+        return _cost(raw, b"\xef\xbb\xbf \t\r\n", (b"<", b"="), (b"{", b"[", b'"', b",", b":"))
+    return _cost(raw, "\ufeff \t\r\n", ("<", "="), ("{", "[", '"', ",", ":"))
+
+
+def _cost(raw: AnyStr, blank: AnyStr, xml: tuple[AnyStr, AnyStr], json: tuple[AnyStr, ...]) -> int:
+    """`decoding_cost` of bytes or of text, given its marks in the same kind."""
+    if raw[:64].lstrip(blank)[:1] == xml[0]:
+        tags, attributes = (raw.count(mark) for mark in xml)
         return _TAG * tags + _ATTRIBUTE * attributes
-    marks = (b"{", b"[", b'"', b",", b":") if isinstance(raw, bytes) else ("{", "[", '"', ",", ":")
-    opens, arrays, quotes, commas, colons = (raw.count(mark) for mark in marks)
+    opens, arrays, quotes, commas, colons = (raw.count(mark) for mark in json)
     return _CONTAINER * (opens + arrays) + _QUOTE * quotes + _COMMA * commas + _COLON * colons
 
 

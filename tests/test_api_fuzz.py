@@ -40,7 +40,7 @@ from schemathesis.checks import (
 
 from agents import queue
 from agents.services import agent_create
-from ingest.tasks import ingest_submit
+from ingest.services import ingest_submit
 from rediverio.services import api_token_create
 from rediverio.wsgi import application
 from scans.services import system_profiles_install

@@ -44,7 +44,7 @@ from ingest.body import ReportUploadParser, decode, read_body, too_large
 from ingest.chunks import ChunkReceipt, chunk_receive
 from ingest.models import IngestRun, IngestStatus
 from ingest.parsers import shape
-from ingest.tasks import IdempotencyKeyReused, failure, ingest_for_key, ingest_submit
+from ingest.services import IdempotencyKeyReused, failure, ingest_for_key, ingest_submit
 from protocol.limits import LimitExceeded, check_decoding_cost
 from protocol.report import ReportError
 from rediverio.api_auth import TenantApiView

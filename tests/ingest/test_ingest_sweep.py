@@ -26,12 +26,8 @@ from agents.services import agent_create
 from findings.models import Finding
 from findings.services import asset_get_or_create
 from ingest.models import IngestRun, IngestStatus
-from ingest.tasks import (
-    MAX_INTERRUPTIONS,
-    ingest_runs_requeue,
-    ingest_submit,
-    process_ingest_run,
-)
+from ingest.services import ingest_submit
+from ingest.tasks import MAX_INTERRUPTIONS, ingest_runs_requeue, process_ingest_run
 from scans.models import ScanSession
 from scans.services import scan_create, scan_trigger
 from tests.agents.test_agent_auth import bearer
@@ -226,7 +222,7 @@ class BackgroundIngestAfterItsCommand(TestCase):
             reply = bearer(key).post(f"/api/v1/agent/commands/{command.pk}/{action}")
             self.assertEqual(reply.status_code, 200, reply.content)
         self.assertEqual(ScanSession.objects.get(pk=session.pk).status, "completed")
-        with mock.patch("ingest.tasks.session_for_ingest", return_value=read_before_completion):
+        with mock.patch("ingest.services.session_for_ingest", return_value=read_before_completion):
             self.assertEqual(process_ingest_run(str(run.pk)), IngestStatus.COMPLETED)
         session.refresh_from_db()
         self.assertEqual(session.status, "completed")

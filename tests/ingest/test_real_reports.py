@@ -12,7 +12,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from findings.models import Asset, AssetDependency, Finding
-from ingest.tasks import ingest_submit
+from ingest.services import ingest_submit
 from tests.factories import TenantFactory
 from tests.shared_data import DATA
 

@@ -23,7 +23,7 @@ from agents.runtime.client import ApiClient, Reply
 from agents.runtime.delivery import ChunkLimits, Delivery
 from agents.services import agent_create
 from findings.models import Finding, FindingSighting
-from ingest import tasks
+from ingest import services
 from ingest.models import IngestChunk, IngestRun
 from scans.models import ScanSession
 from tests.agents.test_agent_auth import bearer
@@ -120,7 +120,7 @@ class RetriesOfOneDelivery(ReplayCase):
     def test_two_deliveries_racing_with_one_key_store_the_report_once(self):
         report = flat("a", targets=[SHOP])
         first = self.post(report, HTTP_IDEMPOTENCY_KEY="race")
-        real = tasks._earlier_delivery
+        real = services._earlier_delivery
         calls = []
 
         def missed_at_first(*args):
@@ -129,7 +129,7 @@ class RetriesOfOneDelivery(ReplayCase):
             calls.append(args)
             return None if len(calls) == 1 else real(*args)
 
-        with mock.patch("ingest.tasks._earlier_delivery", side_effect=missed_at_first):
+        with mock.patch("ingest.services._earlier_delivery", side_effect=missed_at_first):
             again = self.post(report, HTTP_IDEMPOTENCY_KEY="race")
         self.assertEqual(len(calls), 2)
         self.assertEqual((again["replay"], again["ingest_id"]), (True, first["ingest_id"]))

@@ -38,7 +38,7 @@ from ingest.parsers.credentials import MASK
 from ingest.parsers.detect import parse_report
 from ingest.pipeline import ingest_report
 from ingest.secrets import KEYED_PREFIX, fingerprint_key, keyed_fingerprint
-from ingest.tasks import ingest_submit
+from ingest.services import ingest_submit
 from protocol.report import Report, ReportFinding, ReportTarget
 from rediverio.models import AuditEvent
 from tests.factories import (

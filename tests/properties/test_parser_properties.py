@@ -29,7 +29,7 @@ from ingest import boundary
 from ingest.boundary import bound_report
 from ingest.parsers import detect, shape
 from ingest.parsers.detect import FORMATS, decode_json_lines, detect_format, parse_report
-from ingest.tasks import parse as ingest_parse
+from ingest.services import parse as ingest_parse
 from protocol.report import Report, ReportError, fingerprint_of
 from tests.ingest.parsers.test_detect import require_parser
 from tests.properties.strategies import (

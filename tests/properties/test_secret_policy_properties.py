@@ -29,7 +29,7 @@ from hypothesis.extra.django import TestCase
 
 from findings.models import Finding
 from ingest.secrets import KEYED_PREFIX
-from ingest.tasks import ingest_submit
+from ingest.services import ingest_submit
 from tests.factories import TenantFactory
 from tests.ingest.test_secret_policy import (
     bandit_password,

@@ -10,7 +10,7 @@ from django_q.models import Schedule
 
 from agents.queue import command_enqueue, lease_commands
 from agents.services import agent_create
-from ingest.tasks import ingest_submit
+from ingest.services import ingest_submit
 from tests.factories import TenantFactory
 from tests.ingest.test_ingest_api import flat_report
 
