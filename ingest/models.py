@@ -43,7 +43,12 @@ class IngestRun(TenantOwned):
         "scans.ScanSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     result = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True, help_text="Why the report was refused.")
+    # The sweep's bookkeeping of a background ingest whose job was lost (ingest/tasks.py):
+    # how often it was queued again, how many of its jobs died while storing it, when.
+    requeues = models.PositiveIntegerField(default=0)
+    interruptions = models.PositiveIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

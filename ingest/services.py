@@ -242,7 +242,6 @@ def ingest_store(run: IngestRun, raw: bytes) -> None:
     )
     run.scan_session = session
     run.status = IngestStatus.COMPLETED
-    run.error = None  # a retried run's note of its lost job is moot once it is stored
     run.result = {"scan_id": str(session.pk), **result.counts()}
     run.completed_at = timezone.now()
     run.payload = None

@@ -82,11 +82,6 @@ class IngestSweepResult:
         return bool(self.requeued or self.abandoned)
 
 
-def _requeued_at(run: IngestRun) -> datetime | None:
-    stamp = (run.error or {}).get("requeued_at")
-    return datetime.fromisoformat(stamp) if stamp else None
-
-
 @transaction.atomic
 def ingest_runs_requeue(*, now: datetime | None = None) -> IngestSweepResult:
     """Give background ingests whose job is gone a new job.
@@ -110,12 +105,11 @@ def ingest_runs_requeue(*, now: datetime | None = None) -> IngestSweepResult:
     )
     result, requeued = IngestSweepResult(), []
     for run in stale:
-        last = _requeued_at(run)
-        if last is not None and last > now - patience:
+        if run.requeued_at is not None and run.requeued_at > now - patience:
             continue  # its last new job may still be waiting in the queue
-        interruptions = (run.error or {}).get("interruptions", 0)
         if run.status == IngestStatus.PROCESSING:
-            interruptions += 1  # a job began it and no longer holds it: its worker died
+            run.interruptions += 1  # a job began it and no longer holds it: its worker died
+        interruptions = run.interruptions
         if interruptions >= MAX_INTERRUPTIONS:
             run.status = IngestStatus.FAILED
             run.error = {
@@ -125,20 +119,15 @@ def ingest_runs_requeue(*, now: datetime | None = None) -> IngestSweepResult:
             }
             run.completed_at = now
             run.payload = None
-            run.save(update_fields=["status", "error", "completed_at", "payload"])
+            run.save(update_fields=["status", "error", "completed_at", "payload", "interruptions"])
             result.abandoned += 1
             log.error("ingest run %s abandoned: %s", run.pk, run.error["message"])
             continue
         was = run.status
         run.status = IngestStatus.QUEUED
-        run.error = {
-            "code": "INGEST_REQUEUED",
-            "message": "no live job held this background ingest; it was queued again",
-            "interruptions": interruptions,
-            "requeues": (run.error or {}).get("requeues", 0) + 1,
-            "requeued_at": now.isoformat(),
-        }
-        run.save(update_fields=["status", "error"])
+        run.requeues += 1
+        run.requeued_at = now
+        run.save(update_fields=["status", "requeues", "interruptions", "requeued_at"])
         requeued.append(run.pk)
         log.warning(
             "ingest run %s was %s for %d s with no live job; queued again",

@@ -105,7 +105,7 @@ class IngestSweep(TestCase):
         self.assertEqual(self.sweep(2 * PATIENCE + 2, run_new_jobs=False).requeued, 1)
         run.refresh_from_db()
         self.assertEqual(run.status, IngestStatus.QUEUED)
-        self.assertEqual((run.error["requeues"], run.error["interruptions"]), (2, 0))
+        self.assertEqual((run.requeues, run.interruptions, run.error), (2, 0, None))
 
     def test_a_report_that_kills_its_worker_again_and_again_is_abandoned(self):
         run = self.submit_and_lose_its_job()
@@ -227,3 +227,28 @@ class BackgroundIngestAfterItsCommand(TestCase):
         session.refresh_from_db()
         self.assertEqual(session.status, "completed")
         self.assertEqual((session.findings_total, session.findings_new), (FINDINGS, FINDINGS))
+
+
+class TheBookkeepingMovedOutOfError(TestCase):
+    def test_a_requeue_noted_in_error_becomes_its_columns(self):
+        from importlib import import_module
+
+        from django.apps import apps
+
+        migration = import_module("ingest.migrations.0007_ingest_runs_requeue_bookkeeping")
+        run = IngestRun.objects.create(
+            tenant=TenantFactory(),
+            format="sarif",
+            digest="0" * 64,
+            error={
+                "code": "INGEST_REQUEUED",
+                "message": "queued again",
+                "requeues": 2,
+                "interruptions": 1,
+                "requeued_at": "2026-12-01T10:00:00+00:00",
+            },
+        )
+        migration.move_bookkeeping(apps, None)
+        run.refresh_from_db()
+        self.assertEqual((run.requeues, run.interruptions, run.error), (2, 1, None))
+        self.assertEqual(run.requeued_at.isoformat(), "2026-12-01T10:00:00+00:00")
