@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test lint format bench browser clean prod-smoke
+.PHONY: install run test lint typecheck format bench browser clean prod-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ test: install browser
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# mypy with the Django and DRF stubs; what it checks is [tool.mypy] in pyproject.toml.
+# Its Django plugin loads the settings: in the embedded mode (no DATABASE_URL), which
+# needs no SECRET_KEY.
+typecheck: install
+	env -u DATABASE_URL $(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

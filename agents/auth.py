@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.request import Request
 
 from agents.models import Agent, AgentHealth, AgentKey, AgentStatus
 from agents.queue import SILENT_HEALTH, agent_sighting_record, sighting_is_due
@@ -21,6 +22,14 @@ from rediverio.secrets import (
 )
 
 KEY_KIND = "rdv"
+
+
+class AgentRequest(Request):
+    """The request an agent-facing view sees once `AgentKeyAuthentication` let it in."""
+
+    # DRF's stubs know only Django users as `request.user`; here it is the Agent.
+    user: Agent  # type: ignore[assignment]
+    auth: AgentKey
 
 
 def generate_agent_key() -> str:

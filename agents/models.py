@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -95,7 +97,9 @@ class Agent(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = AgentQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Agent]] = AgentQuerySet.as_manager()
+    # Work commands it holds now, when a selector annotates it (agents/selectors.py).
+    held: int = 0
 
     class Meta:
         db_table = "agents"
@@ -157,7 +161,7 @@ class AgentKey(TenantOwned):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = AgentKeyQuerySet.as_manager()
+    objects: ClassVar[models.Manager[AgentKey]] = AgentKeyQuerySet.as_manager()
 
     class Meta:
         db_table = "agent_keys"
@@ -250,7 +254,7 @@ class Command(TenantOwned):
     result = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
 
-    # What it belongs to (the seed's ScheduleID).
+    # What it belongs to: the scan and the session it runs.
     scan = models.ForeignKey(
         "scans.Scan", on_delete=models.SET_NULL, null=True, blank=True, related_name="commands"
     )
@@ -268,7 +272,7 @@ class Command(TenantOwned):
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Command]] = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "commands"

@@ -1,6 +1,6 @@
 """The command queue: enqueue, lease, the agent-driven lifecycle, and its sweeps.
 
-Lifecycle (seed section 4):
+Lifecycle (docs/wire-protocol.md, Commands):
 
     pending ─lease─▶ pending (held) ─ack─▶ acknowledged ─start─▶ running ─▶ completed
                                                                  └─▶ failed ─▶ pending | dead
@@ -43,6 +43,7 @@ from agents.models import (
 )
 from agents.selection import CONTROL_TYPES, WORK_TYPES, commands_for_agent
 from protocol.commands import CancelCommand
+from rediverio.lib.db import column_of, concrete_field
 from rediverio.models import Tenant
 
 HELD_STATUSES = (CommandStatus.ACKNOWLEDGED, CommandStatus.RUNNING)
@@ -170,7 +171,7 @@ def held_work_count(agent: Agent, now: datetime) -> int:
 
 
 def _db_value(model_field_name: str, value: Any) -> Any:
-    return Command._meta.get_field(model_field_name).get_db_prep_value(
+    return concrete_field(Command, model_field_name).get_db_prep_value(
         value, connection, prepared=False
     )
 
@@ -186,7 +187,7 @@ def _claim(
     )
     inner_sql, inner_params = ids.query.sql_with_params()
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in Command._meta.concrete_fields)
+    columns = ", ".join(quote(column_of(f)) for f in Command._meta.concrete_fields)
     sql = (
         f"UPDATE {quote(Command._meta.db_table)} SET "
         f"{quote('agent_id')} = %s, {quote('lease_expires_at')} = %s, "
@@ -316,7 +317,9 @@ def _held(agent: Agent, command_id) -> Command:
     return command
 
 
-def _move(command: Command, to: str, *, now: datetime, agent: Agent, message: str = "", **fields):
+def _move(
+    command: Command, to: str, *, now: datetime, agent: Agent | None, message: str = "", **fields
+):
     from_status = command.status
     command.status = to
     for name, value in fields.items():

@@ -1,4 +1,4 @@
-"""Which agent may run which command: the seed's six-step rule (section 5).
+"""Which agent may run which command: a rule in six steps.
 
 1. capabilities  — the agent has every capability the work requires (a scan requires the
                    capability of its tool: protocol/capabilities.py);
@@ -101,7 +101,7 @@ def label_terms(labels: Mapping[str, str]) -> list[str]:
 
 def _types_taken_by(agent_type: str, run_on_tenant_runner: bool) -> set[str]:
     """Command types an agent of this type takes (rule 6 and the type split)."""
-    taken = set(CONTROL_TYPES)
+    taken: set[str] = set(CONTROL_TYPES)
     if agent_type == AgentType.WORKER and not run_on_tenant_runner:
         taken.add(CommandType.SCAN)
     if agent_type == AgentType.RUNNER and run_on_tenant_runner:

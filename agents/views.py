@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
@@ -14,7 +14,7 @@ from agents.forms import AgentForm
 from agents.models import Agent, AgentKey, AgentStatus
 from agents.selectors import agent_eligibility, agent_list
 from agents.services import AgentLimitReached, agent_create, agent_update
-from rediverio.http import role_required, team_required
+from rediverio.http import AppRequest, role_required, team_required
 from rediverio.lib.validation import describe_validation_error
 from rediverio.models import Role
 from scans.models import Scan
@@ -22,7 +22,7 @@ from scans.models import Scan
 manage_agents = role_required(Role.ADMIN, "Managing agents")
 
 
-def _agent(request: HttpRequest, agent_id) -> Agent:
+def _agent(request: AppRequest, agent_id) -> Agent:
     try:
         return get_object_or_404(Agent.objects.for_tenant(request.tenant), pk=agent_id)
     except ValidationError as exc:
@@ -31,11 +31,11 @@ def _agent(request: HttpRequest, agent_id) -> Agent:
 
 @team_required
 @require_GET
-def agents_page(request: HttpRequest) -> HttpResponse:
+def agents_page(request: AppRequest) -> HttpResponse:
     return render(request, "agents/list.html", _list_context(request, AgentForm()))
 
 
-def _list_context(request: HttpRequest, form: AgentForm) -> dict:
+def _list_context(request: AppRequest, form: AgentForm) -> dict:
     return {
         "agents": agent_list(tenant=request.tenant),
         "form": form,
@@ -46,7 +46,7 @@ def _list_context(request: HttpRequest, form: AgentForm) -> dict:
 @team_required
 @require_POST
 @manage_agents
-def agent_register(request: HttpRequest) -> HttpResponse:
+def agent_register(request: AppRequest) -> HttpResponse:
     form = AgentForm(request.POST)
     if form.is_valid():
         try:
@@ -65,7 +65,7 @@ def agent_register(request: HttpRequest) -> HttpResponse:
 
 @team_required
 @require_GET
-def agent_page(request: HttpRequest, agent_id) -> HttpResponse:
+def agent_page(request: AppRequest, agent_id) -> HttpResponse:
     agent = _agent(request, agent_id)
     scans = Scan.objects.for_tenant(request.tenant).order_by("name")
     chosen = (
@@ -96,7 +96,7 @@ def _status_action(status: str, done: str):
     @team_required
     @require_POST
     @manage_agents
-    def action(request: HttpRequest, agent_id) -> HttpResponse:
+    def action(request: AppRequest, agent_id) -> HttpResponse:
         agent = _agent(request, agent_id)
         if agent.status == AgentStatus.REVOKED:
             messages.error(request, f"{agent.name} is revoked; register a new agent instead.")

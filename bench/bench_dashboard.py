@@ -87,8 +87,10 @@ def worker() -> dict:
     client = Client()
     client.force_login(user)
     one = Finding.objects.for_tenant(tenant).order_by("-last_seen_at").first()
+    assert one is not None  # seeded above
     first_page = client.get("/findings/")
-    next_link = first_page.context.get("page").next_cursor if first_page.context else None
+    page = first_page.context.get("page") if first_page.context else None
+    next_link = page.next_cursor if page else None
     pages = {
         "findings_list": "/findings/",
         "findings_list_high_open": "/findings/?severity=high&status=new",

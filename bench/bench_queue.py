@@ -68,7 +68,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-def _percentiles(samples: list[float], prefix: str) -> dict[str, float]:
+def _percentiles(samples: list[float], prefix: str) -> dict[str, float | None]:
     if len(samples) < 2:
         return {f"{prefix}_p50_ms": _ms(samples[0]) if samples else None}
     cuts = statistics.quantiles(samples, n=100, method="inclusive")

@@ -53,7 +53,7 @@ def worker() -> dict:
         Scan.targets.through(scan_id=s.pk, asset_id=a.pk)
         for s, a in zip(scans, assets, strict=True)
     )
-    out = {"due_scans": DUE, "batch": BATCH}
+    out: dict[str, float] = {"due_scans": DUE, "batch": BATCH}
     for label in ("due", "idle"):
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()

@@ -12,13 +12,14 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
 def main(selected: list[str]) -> None:
-    results: dict[str, object] = {
+    results: dict[str, dict[str, Any]] = {
         "machine": {
             "python": platform.python_version(),
             "cpu_count": __import__("os").cpu_count(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 
 from findings.rules.assets import AssetType as AssetTypeRule
@@ -79,7 +81,7 @@ class Asset(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = AssetQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Asset]] = AssetQuerySet.as_manager()
 
     class Meta:
         db_table = "assets"
@@ -126,7 +128,7 @@ class Finding(TenantOwned):
     partial_fingerprints = models.JSONField(default=dict, blank=True)
 
     finding_type = models.CharField(
-        max_length=32, choices=FindingType.choices, default=FindingType.VULNERABILITY
+        max_length=32, choices=FindingType.choices, default=FindingTypeRule.VULNERABILITY.value
     )
     source_category = models.CharField(
         max_length=16, choices=SourceCategory.choices, blank=True, help_text="Empty when unknown."
@@ -178,7 +180,7 @@ class Finding(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = FindingQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Finding]] = FindingQuerySet.as_manager()
 
     class Meta:
         db_table = "findings"

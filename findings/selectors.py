@@ -171,6 +171,7 @@ def _after(sort: Sort, key: datetime | str, pk: UUID) -> Q:
     """Rows strictly after (key, pk) in the sort's order; ids always run newest first."""
     if sort.field == "severity":
         # Written on the column, not on the rank expression, so the severity index helps.
+        assert isinstance(key, str)  # decode_cursor: a severity sort's key is its word
         rank = SEVERITY_RANK[key]
         return Q(severity__in=Severity.values[rank + 1 :]) | Q(severity=key, id__lt=pk)
     beyond = "lt" if sort.descending else "gt"

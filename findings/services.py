@@ -20,7 +20,7 @@ from rediverio.audit import audit_record, audit_record_many
 from rediverio.models import AuditAction, Tenant
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 class AssetLimitReached(Exception):
@@ -132,9 +132,7 @@ def _check_note(note: str) -> str:
     return note
 
 
-def _apply_triage(
-    finding: Finding, *, status: str, note: str, by: AbstractBaseUser, now: datetime
-) -> None:
+def _apply_triage(finding: Finding, *, status: str, note: str, by: User, now: datetime) -> None:
     """Move one (already checked) finding in memory: status, resolved_at, log entry."""
     entry = {"at": now.isoformat(), "by": by.get_username(), "from": finding.status}
     entry |= {"to": status, "note": note}
@@ -153,7 +151,7 @@ _TRIAGE_FIELDS = ["status", "resolved_at", "metadata", "updated_at"]
 
 
 @transaction.atomic
-def finding_triage(*, finding: Finding, status: str, note: str, by: AbstractBaseUser) -> Finding:
+def finding_triage(*, finding: Finding, status: str, note: str, by: User) -> Finding:
     """Change a finding's status by hand, following `lifecycle.TRIAGE_TRANSITIONS`.
 
     Raises ValidationError (with the reason) for a refused transition. The asset's row
@@ -186,7 +184,7 @@ def finding_triage(*, finding: Finding, status: str, note: str, by: AbstractBase
 
 @transaction.atomic
 def findings_triage_bulk(
-    *, tenant: Tenant, ids: Iterable[UUID], status: str, note: str, by: AbstractBaseUser
+    *, tenant: Tenant, ids: Iterable[UUID], status: str, note: str, by: User
 ) -> BulkTriageResult:
     """Triage a selection: ids outside the tenant are ignored, refused transitions are
     skipped with their reason.

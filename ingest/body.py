@@ -134,7 +134,8 @@ def decode(raw: bytes, encoding: str, limit: int | None = None) -> bytes:
 
 
 def _read_at_most(stream, limit: int) -> bytes:
-    parts, size = [], 0
+    parts: list[bytes] = []
+    size = 0
     while True:
         part = stream.read(READ_CHUNK)
         if not part:

@@ -199,20 +199,25 @@ def assemble(parts: Callable[[], Iterable[bytes]] | list[bytes]) -> bytes:
     and gives RIS fragments, which the reference SDK sends without `version`, the
     version they lack."""
     read = parts if callable(parts) else lambda: iter(parts)
-    merger = _Merger()
-    for number, part in enumerate(read()):
-        fragment = _fragment(part)
-        if fragment is None:
-            merger = None  # slices: the fragments merged so far are dropped
-            break
-        merger.add(fragment, number)
-    part = fragment = None  # the last chunk read, not kept through what follows
+    merger = _merged(read())
     if merger is None or merger.empty:
         return _concatenated(read())
     raw = merger.document()
     if len(raw) > settings.INGEST_MAX_BYTES:
         raise too_large(settings.INGEST_MAX_BYTES)
     return raw
+
+
+def _merged(parts: Iterable[bytes]) -> _Merger | None:
+    """The fragments merged, or None when a chunk is a slice of one document (the
+    fragments merged so far, and the last chunk read, are dropped on return)."""
+    merger = _Merger()
+    for number, part in enumerate(parts):
+        fragment = _fragment(part)
+        if fragment is None:
+            return None
+        merger.add(fragment, number)
+    return merger
 
 
 def _fragment(part: bytes) -> dict | None:

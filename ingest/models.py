@@ -3,6 +3,8 @@ chunked uploads) its bytes until processed."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
@@ -52,7 +54,7 @@ class IngestRun(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects: ClassVar[models.Manager[IngestRun]] = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "ingest_runs"

@@ -1,4 +1,4 @@
-"""The ingest pipeline: the seed's seven steps (section 6), batch by batch.
+"""The ingest pipeline: seven steps, batch by batch.
 
     1. targets → assets       normalise identifiers, detect providers, create or link
                               (and lock them: writers of an asset's findings serialise)
@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 
 from findings.lifecycle import Sighting, on_sighting
@@ -44,8 +44,15 @@ from findings.services import AssetAllowance, assets_allowance
 from findings.stats import assets_refresh_stats
 from ingest.boundary import bound_report
 from ingest.secrets import apply_secret_policy
-from protocol.report import Report, ReportError, ReportFinding, ReportTarget, fingerprint_of
-from rediverio.lib.db import execute_server_bound
+from protocol.report import (
+    Report,
+    ReportDependency,
+    ReportError,
+    ReportFinding,
+    ReportTarget,
+    fingerprint_of,
+)
+from rediverio.lib.db import column_of, concrete_field, execute_server_bound
 from rediverio.lib.ids import uuid7
 from rediverio.models import Tenant
 
@@ -169,8 +176,7 @@ def ingest_report(
                 "its assets in it (RIS `assets`, flat `targets`, SARIF "
                 "`versionControlProvenance`), or send it for a scan session (`scan_session`)"
             )
-    assets = _assets_for(tenant, targets, result)
-    report, assets = _without_refused(report, assets, result)
+    report, assets = _without_refused(report, _assets_for(tenant, targets, result), result)
     result.asset_ids = [a.pk for a in dict.fromkeys(assets)]
 
     sightings = _dedupe(report, assets, result)
@@ -285,13 +291,14 @@ def _without_refused(
 ) -> tuple[Report, list[Asset]]:
     """The report without the findings and dependencies of refused assets (nothing of
     theirs is stored, the rest is), its target indexes renumbered to the assets kept."""
-    if None not in assets:
-        return report, assets
-    kept, renumbered = [], {}
+    kept: list[Asset] = []
+    renumbered: dict[int, int] = {}
     for index, asset in enumerate(assets):
         if asset is not None:
             renumbered[index] = len(kept)
             kept.append(asset)
+    if len(kept) == len(assets):
+        return report, kept
 
     def moved(items: list) -> list:
         out = []
@@ -465,8 +472,8 @@ def _category(tool: str, finding: ReportFinding) -> str:
 
 
 _FIELDS = Finding._meta.concrete_fields
-_REFRESHED_COLUMNS = [Finding._meta.get_field(name).column for name in REFRESHED]
-_IDENTITY_COLUMNS = [Finding._meta.get_field(name).column for name in IDENTITY]
+_REFRESHED_COLUMNS = [column_of(concrete_field(Finding, name)) for name in REFRESHED]
+_IDENTITY_COLUMNS = [column_of(concrete_field(Finding, name)) for name in IDENTITY]
 
 
 def _upsert(rows: list[dict[str, Any]]) -> None:
@@ -474,7 +481,7 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in _FIELDS)
+    columns = ", ".join(quote(column_of(f)) for f in _FIELDS)
     conflict = (
         f"ON CONFLICT ({', '.join(map(quote, _IDENTITY_COLUMNS))}) DO UPDATE SET "
         + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in _REFRESHED_COLUMNS)
@@ -485,15 +492,17 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
         # batch size, and no per-value work in Django's compiler (the hot spot here).
         unnest, selected, params = [], [], []
         for f in _FIELDS:
-            db_type = f.db_type(connection).split("(")[0]
+            column_type = f.db_type(connection)
+            assert column_type is not None  # a concrete field has one
+            db_type = column_type.split("(")[0]
             values = [row[f.attname] for row in rows]
             if db_type == "jsonb":
                 unnest.append("%b::text[]")
-                selected.append(f"{quote(f.column)}::jsonb")
+                selected.append(f"{quote(column_of(f))}::jsonb")
                 values = [json.dumps(v) for v in values]
             else:
                 unnest.append(f"%b::{db_type}[]")
-                selected.append(quote(f.column))
+                selected.append(quote(column_of(f)))
             params.append(values)
         execute_server_bound(
             f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "
@@ -513,7 +522,10 @@ def _record_sightings(tenant: Tenant, session_id, now: datetime) -> None:
     """Which findings this session saw (the findings' history of runs): one
     INSERT … SELECT of the rows the upserts just stamped, however many there are."""
     quote = connection.ops.quote_name
-    prep = FindingSighting._meta.get_field
+
+    def prep(name: str) -> Field:
+        return concrete_field(FindingSighting, name)
+
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(FindingSighting._meta.db_table)} "
@@ -567,7 +579,7 @@ def _refresh_dependencies(tenant: Tenant, report: Report, assets: list[Asset]) -
     AssetDependency.objects.for_tenant(tenant).filter(asset__in=refreshed).delete()
     if not report.dependencies:
         return 0
-    packages = {}
+    packages: dict[str, ReportDependency] = {}
     for dep in report.dependencies:
         purl = dep.purl or _purl(dep)
         packages.setdefault(purl, dep)
@@ -592,7 +604,7 @@ def _refresh_dependencies(tenant: Tenant, report: Report, assets: list[Asset]) -
         .filter(purl__in=[p[:1000] for p in packages])
         .values_list("purl", "id")
     )
-    links = {}
+    links: dict[tuple[Any, Any, str], AssetDependency] = {}
     for dep in report.dependencies:
         asset = assets[dep.target_index or 0]
         component_id = ids[(dep.purl or _purl(dep))[:1000]]

@@ -4,7 +4,7 @@ Pure Python: imported by the server (scans, agent selection, the wizard) and by 
 Django-free agent program (what it advertises in its heartbeat).
 
 A capability is the kind of scanning an agent is allowed and equipped to do — ``sast``,
-``sca``, ``dast``, ``iac``, ``secrets``, ``container`` (the seed's Agent entity) — and it
+``sca``, ``dast``, ``iac``, ``secrets``, ``container`` (an agent's `capabilities`) — and it
 is the same word as the source category a tool's findings get. So there is no second
 table: ``findings.rules.categories.TOOL_CATEGORIES`` is the table, read two ways.
 

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
 from rediverio.models import ApiToken, AuditEvent, Membership, Tenant
-from rediverio.tenancy import TenantOwned
+from rediverio.tenancy import TenantOwned, TenantQuerySet
 
 
 def _tenants_of(request: HttpRequest) -> models.QuerySet[Tenant]:
-    if request.user.is_superuser:
+    user = request.user
+    if user.is_superuser:
         return Tenant.objects.all()
-    return Tenant.objects.filter(memberships__user=request.user)
+    if not user.is_authenticated:  # the admin lets staff in only
+        return Tenant.objects.none()
+    return Tenant.objects.filter(memberships__user=user)
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
     """Admin for a tenant-owned model: lists, lookups and choices stay inside the
     operator's tenants, and the tenant filter names only tenants the list holds."""
 
-    list_filter: tuple = (("tenant", admin.RelatedOnlyFieldListFilter),)
+    list_filter: ClassVar[tuple] = (("tenant", admin.RelatedOnlyFieldListFilter),)
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         queryset = super().get_queryset(request).select_related("tenant")
         if request.user.is_superuser:
             return queryset
+        assert isinstance(queryset, TenantQuerySet)  # the manager of every TenantOwned model
         return queryset.for_user(request.user)
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):

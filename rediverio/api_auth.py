@@ -7,11 +7,14 @@ way the view runs with `request.tenant` and `request.membership` set, or not at 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from rediverio.api_errors import ApiAutoSchema, ApiError, refuse_null_characters
@@ -24,7 +27,21 @@ from rediverio.secrets import (
     visible_prefix,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from rediverio.models import Tenant
+
 TOKEN_KIND = "rdu"
+
+
+class TenantRequest(Request):
+    """The request a `TenantApiView` handler sees: `IsTenantMember` let a user in and set
+    the tenant and membership."""
+
+    user: User
+    tenant: Tenant
+    membership: Membership
 
 
 def generate_api_token() -> str:

@@ -32,6 +32,9 @@ _CODES: dict[type[exceptions.APIException], str] = {
 class ApiError(exceptions.APIException):
     """An error with our own code, e.g. ApiError(409, "LEASE_CONFLICT", "...")."""
 
+    # Seconds the client should wait: DRF's exception handler sends it as `Retry-After`.
+    wait: float | None = None
+
     def __init__(
         self, status_code: int, code: str, message: str, details: Any | None = None
     ) -> None:
@@ -100,7 +103,7 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's own 400s (handler400) in the API's error shape: a body over
     DATA_UPLOAD_MAX_MEMORY_SIZE (413 here) or with too many form fields is refused
     before any view runs, with an HTML page otherwise."""

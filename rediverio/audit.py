@@ -23,7 +23,7 @@ from rediverio.logs import current_request_id
 from rediverio.models import AuditAction, AuditEvent, Membership
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser, User
 
     from rediverio.models import Tenant
 
@@ -59,7 +59,7 @@ def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict
 def _event(
     *,
     tenant: Tenant | uuid.UUID,
-    by: AbstractBaseUser,
+    by: User,
     action: AuditAction,
     target: models.Model,
     details: Mapping[str, Any] | None,
@@ -69,7 +69,7 @@ def _event(
         actor=by,
         actor_name=by.get_username(),
         action=action,
-        target_type=target._meta.model_name,
+        target_type=target._meta.model_name or "",  # None only before the class is built
         target_id=str(target.pk),
         target_name=str(target)[:200],
         details=_plain(dict(details or {})),
@@ -80,7 +80,7 @@ def _event(
 def audit_record(
     *,
     tenant: Tenant | uuid.UUID,  # or its id, where only that is at hand
-    by: AbstractBaseUser | None,
+    by: User | AnonymousUser | None,
     action: AuditAction,
     target: models.Model,
     details: Mapping[str, Any] | None = None,
@@ -96,7 +96,7 @@ def audit_record(
 def audit_record_many(
     *,
     tenant: Tenant,
-    by: AbstractBaseUser | None,
+    by: User | AnonymousUser | None,
     action: AuditAction,
     entries: Iterable[tuple[models.Model, Mapping[str, Any]]],
 ) -> None:

@@ -22,21 +22,31 @@ if TYPE_CHECKING:
 View = Callable[..., HttpResponse]
 
 
-class AppRequest(HttpRequest):
-    """A request with what the middleware adds (style guide rule 4)."""
+class MiddlewareRequest(HttpRequest):
+    """A request with what the middleware adds: the request id, htmx, and the user's
+    teams with the current one (None for a user in no team, or signed out)."""
+
+    request_id: str
+    htmx: HtmxDetails
+    tenant: Tenant | None
+    membership: Membership | None
+    memberships: list[Membership]
+
+
+class AppRequest(MiddlewareRequest):
+    """The request a view behind `team_required` sees: a signed-in user in a team. Views
+    type their request with it, so the attributes the middleware adds are checked."""
 
     user: User
-    htmx: HtmxDetails
     tenant: Tenant
     membership: Membership
-    memberships: list[Membership]
 
 
 def team_required(view: View) -> View:
     """Signed in and in a team; users without one get the "no team" page."""
 
     @wraps(view)
-    def wrapped(request: AppRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: MiddlewareRequest, *args, **kwargs) -> HttpResponse:
         if request.tenant is None:
             return render(request, "no_tenant.html", status=403)
         return view(request, *args, **kwargs)

@@ -14,8 +14,12 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from rediverio.http import MiddlewareRequest
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # A caller's id is kept only in this shape: it is echoed in a header, written in every log
@@ -34,7 +38,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: MiddlewareRequest) -> HttpResponse:
         given = request.META.get("HTTP_X_REQUEST_ID", "")
         # fullmatch: `$` in a pattern would also accept a trailing newline.
         request_id = given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex

@@ -1,4 +1,4 @@
-"""Prometheus metrics (seed section 12): the ones counted where things happen.
+"""Prometheus metrics: the ones counted where things happen.
 
 Counters and histograms are counted where things happen — ingests in web workers and in
 django-q2 clusters, scheduled runs in the tick (a cluster's worker) — so several

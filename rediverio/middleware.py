@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponse
 
 from rediverio.models import Membership
+
+if TYPE_CHECKING:
+    from rediverio.http import MiddlewareRequest
 
 SESSION_TENANT_KEY = "tenant_id"
 
@@ -29,7 +33,7 @@ class CurrentTenantMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: MiddlewareRequest) -> HttpResponse:
         memberships = _memberships(request)
         chosen = request.session.get(SESSION_TENANT_KEY) if memberships else None
         membership = next((m for m in memberships if str(m.tenant_id) == chosen), None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.validators import MinLengthValidator
 from django.db import models
@@ -66,7 +68,7 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
-ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+ROLE_RANK: dict[str, int] = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
 class MembershipQuerySet(models.QuerySet):
@@ -123,7 +125,7 @@ class ApiToken(TenantOwned):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiTokenQuerySet.as_manager()
+    objects: ClassVar[models.Manager[ApiToken]] = ApiTokenQuerySet.as_manager()
 
     class Meta:
         db_table = "api_tokens"

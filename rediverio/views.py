@@ -25,7 +25,7 @@ from rediverio.audit import (
     audit_events_page,
     audit_filters_from,
 )
-from rediverio.http import role_required, team_required
+from rediverio.http import AppRequest, MiddlewareRequest, role_required, team_required
 from rediverio.middleware import SESSION_TENANT_KEY
 from rediverio.models import AuditAction, Role
 from scans.models import ScanSession
@@ -33,7 +33,7 @@ from scans.selectors import scans_by_status
 
 
 @team_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AppRequest) -> HttpResponse:
     tenant = request.tenant
     findings = open_findings_by_severity(tenant=tenant)
     week = new_and_fixed_by_day(tenant=tenant, days=7)
@@ -68,7 +68,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 @login_required
 @require_POST
-def tenant_switch(request: HttpRequest) -> HttpResponse:
+def tenant_switch(request: MiddlewareRequest) -> HttpResponse:
     """Make another of the user's teams the current one (for this session)."""
     wanted = request.POST.get("tenant", "")
     if any(str(m.tenant_id) == wanted for m in request.memberships):
@@ -100,7 +100,7 @@ def _target_url(event) -> str:
 
 @team_required
 @role_required(Role.ADMIN, "Reading the audit log")
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AppRequest) -> HttpResponse:
     """Who did what, when: the team's admins read the user actions on scans, agents
     and findings, newest first, filtered by action, person or target."""
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -47,7 +47,7 @@ DRAFT_FIELDS = frozenset(
 DRAFT_LIFETIME = timedelta(days=7)
 
 
-def scan_draft_start(*, tenant: Tenant, by: AbstractBaseUser) -> ScanDraft:
+def scan_draft_start(*, tenant: Tenant, by: User) -> ScanDraft:
     ScanDraft.objects.for_tenant(tenant).filter(
         created_by=by, updated_at__lt=timezone.now() - DRAFT_LIFETIME
     ).delete()

@@ -43,8 +43,9 @@ class CommaSeparatedField(forms.CharField):
         attrs.pop("maxlength", None)
         return attrs
 
-    def to_python(self, value: Any) -> list[str]:
-        text = super().to_python(value)
+    # The value is the list; CharField's checks apply to each item (run_validators).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""  # empty_value is "": never None here
         items = [item.strip() for item in text.replace("\n", ",").split(",")]
         return list(dict.fromkeys(item for item in items if item))
 
@@ -101,7 +102,9 @@ class TargetsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.asset_group = asset_group
         assets = Asset.objects.for_tenant(tenant)
-        self.fields["targets"].queryset = assets.only("id", "name", "type", "identifier").order_by(
+        targets = self.fields["targets"]
+        assert isinstance(targets, forms.ModelChoiceField)
+        targets.queryset = assets.only("id", "name", "type", "identifier").order_by(
             "name", "identifier"
         )
         if self.initial.get("targets"):
@@ -154,9 +157,12 @@ class OptionsForm(forms.Form):
         for number, stage in enumerate(initial.get("pipeline") or [], start=1):
             initial[f"stage_{number}"] = stage.get("tools", [])
             initial[f"stage_{number}_continue"] = stage.get("continue_on_failure", False)
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         self.scan_type = scan_type
-        self.fields["profile"].queryset = ScanProfile.objects.for_tenant(tenant)
+        profile = self.fields["profile"]
+        assert isinstance(profile, forms.ModelChoiceField)
+        profile.queryset = ScanProfile.objects.for_tenant(tenant)
         if scan_type == ScanType.WORKFLOW:
             del self.fields["scanner_name"]
             for number in range(1, MAX_STAGES + 1):
@@ -190,7 +196,8 @@ class OptionsForm(forms.Form):
         return scanner
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.scan_type == ScanType.WORKFLOW:
             data["scanner_name"] = ""
             data["pipeline"] = self._pipeline(data)
@@ -269,7 +276,8 @@ class ScheduleForm(forms.Form):
             initial.setdefault("schedule_weekday", day)
         elif initial.get("schedule_type") == ScheduleType.MONTHLY:
             initial.setdefault("schedule_monthday", day)
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         self.schedule: Schedule | None = None
 
     @classmethod
@@ -280,7 +288,8 @@ class ScheduleForm(forms.Form):
         return scan_field
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         kind = data["schedule_type"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
@@ -19,7 +21,7 @@ class Intensity(models.TextChoices):
 
 
 class ScanProfile(TenantOwned):
-    """A reusable configuration: which tools, how hard, how long (seed section 2)."""
+    """A reusable configuration: which tools, how hard, how long."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(max_length=200)
@@ -88,7 +90,7 @@ class ScanQuerySet(TenantQuerySet):
 
 
 class Scan(TenantOwned):
-    """A scan definition: what to run, on which assets, when (seed sections 1 and 3)."""
+    """A scan definition: what to run, on which assets, when."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(max_length=200)
@@ -141,7 +143,7 @@ class Scan(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ScanQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Scan]] = ScanQuerySet.as_manager()
 
     class Meta:
         db_table = "scans"
@@ -254,7 +256,7 @@ class ScanSessionQuerySet(TenantQuerySet):
 
 
 class ScanSession(TenantOwned):
-    """One execution of one scanner on one target (seed section 7)."""
+    """One execution of one scanner on one target."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     scan = models.ForeignKey(
@@ -316,7 +318,7 @@ class ScanSession(TenantOwned):
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
 
-    objects = ScanSessionQuerySet.as_manager()
+    objects: ClassVar[models.Manager[ScanSession]] = ScanSessionQuerySet.as_manager()
 
     class Meta:
         db_table = "scan_sessions"

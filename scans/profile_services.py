@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from rediverio.audit import audit_record, changes_between
 from rediverio.models import AuditAction, Tenant
-from scans.models import Intensity, ScanProfile
+from scans.models import Intensity, Scan, ScanProfile
 from scans.quality_gate import QualityGate
 from scans.scanner_config import acting_role, tools_config_refusals
 
@@ -34,7 +34,9 @@ EDITABLE_FIELDS = frozenset(
         "is_default",
     }
 )
-NAME_MAX_LENGTH = ScanProfile._meta.get_field("name").max_length
+_name_length = ScanProfile._meta.get_field("name").max_length
+assert _name_length is not None  # a CharField has one
+NAME_MAX_LENGTH: int = _name_length
 
 
 class ScanProfileNameTaken(Exception):
@@ -207,8 +209,8 @@ def scan_profile_delete(*, profile: ScanProfile, by=None) -> None:
     audit_record(tenant=profile.tenant, by=by, action=AuditAction.PROFILE_DELETED, target=profile)
     try:
         profile.delete()
-    except ProtectedError as exc:  # Scan.profile is PROTECT
-        names = sorted(scan.name for scan in exc.protected_objects)
+    except ProtectedError as exc:  # Scan.profile is PROTECT, the only such reference
+        names = sorted(scan.name for scan in cast("set[Scan]", exc.protected_objects))
         raise ScanProfileInUse(profile, names) from exc
 
 

@@ -51,7 +51,7 @@ def run_is_active(sessions: Iterable[ScanSession]) -> bool:
     return any(s.status not in FINAL_SESSION_STATUSES for s in current_sessions(sessions))
 
 
-def run_outcome(sessions: Iterable[ScanSession]) -> str:
+def run_outcome(sessions: Iterable[ScanSession]) -> SessionStatus:
     """A finished run's outcome from its current sessions: canceled when a person (or a
     deletion) stopped any of them, else failed when any failed, else completed."""
     statuses = {s.status for s in current_sessions(sessions)}

@@ -3,7 +3,8 @@
 django-q2 calls `tick()` once a minute (schedule `scans-tick`, declared in a migration)
 from any number of clusters, and may fire late or twice. A tick therefore claims due scans
 with `SELECT … FOR UPDATE SKIP LOCKED` (SQLite: its single writer), moves `next_run_at`
-past now *before* starting them (seed section 3), and starts them in batches with a fixed
+past now *before* starting them (a crash then skips a slot rather than running it
+twice), and starts them in batches with a fixed
 number of queries each. The unique (scan, slot, tool, target) constraint on sessions is
 the last guard: a slot can never run twice.
 

@@ -94,13 +94,15 @@ class Schedule:
         if self.type == "crontab":
             return _cron_next(self.cron.strip(), local, tz)
         day = local.date()
+        at = self.time
+        assert at is not None  # validate(): daily, weekly and monthly schedules have one
         # Today's slot may still be ahead; otherwise the next matching day. A monthly
         # schedule needs at most two months of days to look through.
         for offset in range(0, 63):
             candidate_day = day + timedelta(days=offset)
             if not self._runs_on(candidate_day):
                 continue
-            run = _at(candidate_day, self.time, tz)
+            run = _at(candidate_day, at, tz)
             if run > moment:
                 return run
         raise AssertionError("unreachable: every schedule runs within two months")
@@ -120,6 +122,7 @@ class Schedule:
         if self.type == "weekly":
             return day.weekday() == self.day
         last = calendar.monthrange(day.year, day.month)[1]
+        assert self.day is not None  # validate(): a monthly schedule has its day
         return day.day == min(self.day, last)
 
 

@@ -170,7 +170,14 @@ class ScanLimitReached(Exception):
 
 
 class ConcurrencyLimitReached(Exception):
-    pass
+    @classmethod
+    def of(cls, scan: Scan) -> ConcurrencyLimitReached:
+        profile = scan.profile
+        assert profile is not None  # only a profile's limit leaves a scan without room
+        return cls(
+            f"Profile {profile.name} already runs {profile.max_concurrent_scans} "
+            "scan(s) at once; wait for one to finish."
+        )
 
 
 def _validated(scan: Scan) -> Scan:
@@ -317,7 +324,7 @@ def scan_delete(*, scan: Scan, by=None) -> None:
 
 def scans_with_room(scans: list[Scan]) -> list[Scan]:
     """Scans whose profile still has room under its max_concurrent_scans."""
-    profiles = {s.profile_id: s.profile for s in scans if s.profile_id}
+    profiles = {s.profile.pk: s.profile for s in scans if s.profile is not None}
     if not profiles:
         return scans
     active = dict(
@@ -344,10 +351,7 @@ def scan_trigger(*, scan: Scan, by=None, trigger: str = TriggerType.MANUAL, now=
     """Run a scan now: a session and a command per (tool, target) of its first stage."""
     now = now or timezone.now()
     if not scans_with_room([scan]):
-        raise ConcurrencyLimitReached(
-            f"Profile {scan.profile.name} already runs {scan.profile.max_concurrent_scans} "
-            "scan(s) at once; wait for one to finish."
-        )
+        raise ConcurrencyLimitReached.of(scan)
     (run,) = start_stage([(scan, uuid7())], stage=0, trigger=trigger, now=now, by=by)
     if not run.sessions:
         raise ScanInvalid(*(run.idle_because or ("targets", "the scan has no target assets")))
@@ -372,14 +376,15 @@ def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
     session = ScanSession.objects.select_for_update().get(pk=command.scan_session_id)
     if session.is_finished:
         return session
-    status = {
+    follows: dict[str, SessionStatus] = {
         CommandStatus.ACKNOWLEDGED: SessionStatus.RUNNING,
         CommandStatus.RUNNING: SessionStatus.RUNNING,
         CommandStatus.COMPLETED: SessionStatus.COMPLETED,
         CommandStatus.DEAD: SessionStatus.FAILED,
         CommandStatus.EXPIRED: SessionStatus.FAILED,
         CommandStatus.CANCELED: SessionStatus.CANCELED,
-    }.get(command.status)
+    }
+    status = follows.get(command.status)
     if status is None:
         return session  # pending again: a retry is queued
     session.agent_id = command.agent_id or session.agent_id
@@ -394,9 +399,10 @@ def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
     session.status = status
     session.started_at = session.started_at or command.started_at or command.acknowledged_at or now
     session.completed_at = now
-    session.duration_ms = int((now - session.started_at).total_seconds() * 1000)
+    duration_ms = int((now - session.started_at).total_seconds() * 1000)
+    session.duration_ms = duration_ms
     observe_duration = SCAN_EXECUTION_DURATION.labels(session.scanner_name).observe
-    transaction.on_commit(lambda: observe_duration(session.duration_ms / 1000))
+    transaction.on_commit(lambda: observe_duration(duration_ms / 1000))
     if status == SessionStatus.COMPLETED:
         session.progress = 100
         session.quality_gate_result = _quality_gate(session)
@@ -409,7 +415,8 @@ def session_follow_command(*, command: Command, now=None) -> ScanSession | None:
 
 def _quality_gate(session: ScanSession) -> dict | None:
     """The profile's quality gate on the session's findings, when the profile has one."""
-    profile = session.scan.profile if session.scan_id else None
+    scan = session.scan  # None (no query) when the session has no scan
+    profile = scan.profile if scan is not None else None
     if profile is None or not profile.quality_gate:
         return None
     gate = QualityGate.from_dict(profile.quality_gate)
@@ -464,10 +471,7 @@ def session_retry(*, session: ScanSession, by=None) -> ScanSession:
         raise ScanInvalid("status", "this attempt was retried already; retry its latest attempt")
     if not run_is_active(run):
         if not scans_with_room([scan]):
-            raise ConcurrencyLimitReached(
-                f"Profile {scan.profile.name} already runs {scan.profile.max_concurrent_scans} "
-                "scan(s) at once; wait for one to finish."
-            )
+            raise ConcurrencyLimitReached.of(scan)
         run_reopen(scan, run)
     now = timezone.now()
     (started,) = start_stage(

@@ -1,4 +1,4 @@
-"""Agent management for users of a tenant (seed section 10, module `scans`).
+"""Agent management for users of a tenant (module `scans`).
 
     GET/POST        /api/v1/agents
     GET/PUT/PATCH/DELETE /api/v1/agents/{id}
@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.api.serializers import AgentKeySerializer, AgentPageSerializer, AgentSerializer
@@ -34,7 +33,7 @@ from agents.services import (
     agent_key_revoke,
     agent_update,
 )
-from rediverio.api_auth import Pages, TenantApiView
+from rediverio.api_auth import Pages, TenantApiView, TenantRequest
 from rediverio.api_errors import ApiError, error_reply
 
 AGENT_EXAMPLE = {
@@ -63,7 +62,7 @@ AGENT_EXAMPLE = {
 }
 
 
-def _agent(request: Request, agent_id) -> Agent:
+def _agent(request: TenantRequest, agent_id) -> Agent:
     try:
         return get_object_or_404(Agent.objects.for_tenant(request.tenant), pk=agent_id)
     except ValidationError as exc:  # not a UUID
@@ -78,7 +77,7 @@ class AgentCreatedSerializer(AgentSerializer):
 
 
 class AgentsApiView(TenantApiView):
-    required_module = "scans"  # agents exist to run scans (seed section 10)
+    required_module = "scans"  # agents exist to run scans
 
 
 class AgentListCreateApi(AgentsApiView):
@@ -103,7 +102,7 @@ class AgentListCreateApi(AgentsApiView):
             )
         ],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: TenantRequest) -> Response:
         agents = Agent.objects.for_tenant(request.tenant).order_by("name")
         for name in ("status", "health", "type"):
             if value := request.query_params.get(name):
@@ -140,7 +139,7 @@ class AgentListCreateApi(AgentsApiView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         body = AgentSerializer(data=request.data, context={"tenant": request.tenant})
         body.is_valid(raise_exception=True)
         fields = {k: v for k, v in body.validated_data.items() if k != "status"}
@@ -160,7 +159,7 @@ class AgentDetailApi(AgentsApiView):
         responses=AgentSerializer,
         examples=[OpenApiExample("Agent", response_only=True, value=AGENT_EXAMPLE)],
     )
-    def get(self, request: Request, agent_id) -> Response:
+    def get(self, request: TenantRequest, agent_id) -> Response:
         return Response(AgentSerializer(_agent(request, agent_id)).data)
 
     @extend_schema(
@@ -170,7 +169,7 @@ class AgentDetailApi(AgentsApiView):
         request=AgentSerializer,
         responses=AgentSerializer,
     )
-    def put(self, request: Request, agent_id) -> Response:
+    def put(self, request: TenantRequest, agent_id) -> Response:
         return self._update(request, agent_id, partial=False)
 
     @extend_schema(
@@ -181,10 +180,10 @@ class AgentDetailApi(AgentsApiView):
         responses=AgentSerializer,
         examples=[OpenApiExample("Disable", request_only=True, value={"status": "disabled"})],
     )
-    def patch(self, request: Request, agent_id) -> Response:
+    def patch(self, request: TenantRequest, agent_id) -> Response:
         return self._update(request, agent_id, partial=True)
 
-    def _update(self, request: Request, agent_id, *, partial: bool) -> Response:
+    def _update(self, request: TenantRequest, agent_id, *, partial: bool) -> Response:
         agent = _agent(request, agent_id)
         body = AgentSerializer(
             agent, data=request.data, partial=partial, context={"tenant": request.tenant}
@@ -199,7 +198,7 @@ class AgentDetailApi(AgentsApiView):
         summary="Delete an agent; its work returns to the queue",
         responses={204: None},
     )
-    def delete(self, request: Request, agent_id) -> Response:
+    def delete(self, request: TenantRequest, agent_id) -> Response:
         agent_delete(agent=_agent(request, agent_id), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -223,7 +222,7 @@ class AgentKeysApi(AgentsApiView):
         summary="An agent's keys (prefixes only; secrets are never shown again)",
         responses=AgentKeySerializer(many=True),
     )
-    def get(self, request: Request, agent_id) -> Response:
+    def get(self, request: TenantRequest, agent_id) -> Response:
         keys = AgentKey.objects.for_tenant(request.tenant).filter(agent=_agent(request, agent_id))
         return Response(AgentKeySerializer(keys, many=True).data)
 
@@ -242,7 +241,7 @@ class AgentKeysApi(AgentsApiView):
             )
         ],
     )
-    def post(self, request: Request, agent_id) -> Response:
+    def post(self, request: TenantRequest, agent_id) -> Response:
         agent = _agent(request, agent_id)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -269,7 +268,7 @@ class AgentKeyRevokeApi(AgentsApiView):
         summary="Revoke a key",
         responses={200: AgentKeySerializer},
     )
-    def delete(self, request: Request, agent_id, key_id) -> Response:
+    def delete(self, request: TenantRequest, agent_id, key_id) -> Response:
         agent = _agent(request, agent_id)
         try:
             key = get_object_or_404(

@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 
 from agents import queue
 from agents.api.serializers import CommandSerializer, command_wire
-from agents.auth import AgentKeyAuthentication, agent_seen
+from agents.auth import AgentKeyAuthentication, AgentRequest, agent_seen
 from agents.models import Agent, Command
 from agents.services import agent_heartbeat
 from ingest.body import EncodedJSONParser
@@ -160,7 +160,11 @@ class AgentHeartbeatApi(AgentApiView):
         # Bounded: a number past the database's integer column is a 400, not a 500.
         uptime_seconds = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
         total_scans = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
-        errors = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+        # DRF's metaclass takes declared fields off the class: this `errors` is the
+        # heartbeat's field, and `Serializer.errors` stays what it is.
+        errors = serializers.IntegerField(  # type: ignore[assignment]
+            required=False, min_value=0, max_value=MAX_INT
+        )
         cpu_percent = serializers.FloatField(required=False, min_value=0, max_value=100)
         memory_percent = serializers.FloatField(required=False, min_value=0, max_value=100)
         active_jobs = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
@@ -202,7 +206,7 @@ class AgentHeartbeatApi(AgentApiView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         report = self.InputSerializer(data=data)
         report.is_valid(raise_exception=True)
@@ -264,7 +268,7 @@ class AgentCommandsPollApi(AgentApiView):
             )
         ],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AgentRequest) -> Response:
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = min(query.validated_data["limit"], settings.AGENT_POLL_MAX_LIMIT)
@@ -304,19 +308,19 @@ def _lifecycle_schema(operation: str, summary: str, request=None, example=None):
 
 class AgentCommandAcknowledgeApi(AgentApiView):
     @_lifecycle_schema("acknowledge", "Acknowledge a leased command (also /ack)")
-    def post(self, request: Request, command_id: str) -> Response:
+    def post(self, request: AgentRequest, command_id: str) -> Response:
         return _lifecycle(request, queue.command_acknowledge, command_id)
 
 
 class AgentCommandAckApi(AgentApiView):
     @_lifecycle_schema("ack", "Acknowledge a leased command (alias of /acknowledge)")
-    def post(self, request: Request, command_id: str) -> Response:
+    def post(self, request: AgentRequest, command_id: str) -> Response:
         return _lifecycle(request, queue.command_acknowledge, command_id)
 
 
 class AgentCommandStartApi(AgentApiView):
     @_lifecycle_schema("start", "Mark a command as running")
-    def post(self, request: Request, command_id: str) -> Response:
+    def post(self, request: AgentRequest, command_id: str) -> Response:
         return _lifecycle(request, queue.command_start, command_id)
 
 
@@ -338,7 +342,7 @@ class AgentCommandProgressApi(AgentApiView):
         InputSerializer,
         {"percent": 40, "message": "scanned 120 of 300 files"},
     )
-    def post(self, request: Request, command_id: str) -> Response:
+    def post(self, request: AgentRequest, command_id: str) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -371,7 +375,7 @@ class AgentCommandCompleteApi(AgentApiView):
             }
         },
     )
-    def post(self, request: Request, command_id: str) -> Response:
+    def post(self, request: AgentRequest, command_id: str) -> Response:
         body = self.InputSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         return _lifecycle(
@@ -391,7 +395,7 @@ class AgentCommandFailApi(AgentApiView):
         InputSerializer,
         {"error_message": "semgrep exited with code 2: invalid rule file"},
     )
-    def post(self, request: Request, command_id: str) -> Response:
+    def post(self, request: AgentRequest, command_id: str) -> Response:
         body = self.InputSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         message = body.validated_data.get("error_message") or body.validated_data.get("error", "")

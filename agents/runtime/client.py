@@ -1,6 +1,6 @@
 """HTTP to the server, standard library only (the agent adds no dependency).
 
-Behaviour of the reference SDK's client (reference notes section 3): `Authorization:
+Behaviour of the reference SDK's client (docs/wire-protocol.md): `Authorization:
 Bearer <key>`, JSON bodies, gzip when a body is over 1 KB and shrinks, a 30 s timeout,
 and retries on connection errors, 429 and 5xx except 501, never on other 4xx: the
 request was understood and refused, and sending it again cannot change that. Backoff is

@@ -1,4 +1,4 @@
-"""A Report as RIS 1.0 JSON (reference notes section 1), what the agent sends to
+"""A Report as RIS 1.0 JSON (docs/wire-protocol.md, Reports), what the agent sends to
 `/api/v1/agent/ingest/ris`.
 
 Written to be read back by the server's own parser (`ingest.parsers.ris`) without loss

@@ -2,14 +2,16 @@
 
 Pure Python: imported by the server and by the Django-free agent program.
 
-The table is the seed's "Finding Source Detection" table extended with the SDK presets
-and the server's seeded tools (reference notes section 5):
+The table starts from the product's first one, a few tools per category (kept, and
+tested, as ``SEED_TABLE`` in tests/findings/rules/test_categories.py: hence a bare
+``snyk`` is SCA), and adds the reference SDK's scanner presets and the tools the server
+ships profiles for (docs/wire-protocol.md):
 
 =========  ==============================================================================
 SAST       semgrep, codeql, sonarqube, sonarcloud, checkmarx, bandit, gosec, brakeman,
            spotbugs, find-sec-bugs, njsscan, flawfinder, horusec, fortify, snyk-code,
            and the smart-contract analysers slither, mythril, aderyn, securify
-SCA        trivy, trivy-fs, trivy-repo, grype, syft, osv-scanner, snyk (seed table),
+SCA        trivy, trivy-fs, trivy-repo, grype, syft, osv-scanner, snyk,
            snyk-open-source, dependabot, dependency-check, npm-audit, pip-audit, safety,
            govulncheck, retire-js, bundler-audit, cargo-audit
 DAST       zap, owasp-zap, zaproxy, burp, burp-suite, nuclei, arachni, nikto, wapiti

@@ -2,9 +2,9 @@
 
 Pure Python: imported by the server and by the Django-free agent program.
 
-Source read: rediverio/sdk ``pkg/shared/fingerprint/fingerprint.go`` (and its tests),
-``pkg/core/utils.go``, ``pkg/scanners/{semgrep,gitleaks,trivy,nuclei}/parser.go`` and
-``pkg/ris/sarif.go``. Every formula is ``sha256_hex(":".join(parts))`` with the parts:
+Read from the reference SDK's source (docs/wire-protocol.md): its fingerprint package
+and tests, and its semgrep, gitleaks, trivy, nuclei and SARIF readers. Every formula is
+``sha256_hex(":".join(parts))`` with the parts:
 
 =========  ================================================================
 sast       "sast", path, rule_id, start_line, end_line
@@ -234,10 +234,10 @@ def generic_fingerprint(
 def seed_fingerprint(
     rule_id: str | None, file_path: str | None, start_line: int, end_line: int, message: str | None
 ) -> str:
-    """The seed's sha256(rule_id + file_path + start_line + end_line + message).
+    """The product's first rule: sha256(rule_id + file_path + start_line + end_line + message).
 
     The SDK's generic formula hashes exactly these five inputs in this order (with a
-    "generic" prefix, ``:`` separators and normalisation), so the seed rule *is* the
+    "generic" prefix, ``:`` separators and normalisation), so that rule *is* the
     generic fingerprint; a second, unseparated variant would only split duplicates.
     """
     return generic_fingerprint(

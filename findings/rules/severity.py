@@ -2,8 +2,8 @@
 
 Pure Python: imported by the server and by the Django-free agent program.
 
-Mirrors the reference SDK (rediverio/sdk ``pkg/shared/severity/severity.go`` and the
-parsers under ``pkg/scanners``). Where the SDK would answer "unknown", the general
+Mirrors the reference SDK's severity words and its scanner parsers' mappings
+(docs/wire-protocol.md). Where the SDK would answer "unknown", the general
 ``normalize_severity`` returns ``None`` so that callers can reject the value; the
 tool-specific helpers always answer a level, as the SDK parsers do.
 """

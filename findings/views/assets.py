@@ -5,20 +5,20 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
 from findings.models import Asset, AssetDependency, AssetType, Provider
-from rediverio.http import team_required
+from rediverio.http import AppRequest, team_required
 
 PAGE_SIZE = 50
 
 
 @team_required
 @require_GET
-def assets_page(request: HttpRequest) -> HttpResponse:
+def assets_page(request: AppRequest) -> HttpResponse:
     assets = Asset.objects.for_tenant(request.tenant).order_by("-risk_score", "name")
     kind, provider, search = (request.GET.get(k, "") for k in ("type", "provider", "q"))
     if kind:
@@ -39,7 +39,7 @@ def assets_page(request: HttpRequest) -> HttpResponse:
 
 @team_required
 @require_GET
-def asset_page(request: HttpRequest, asset_id) -> HttpResponse:
+def asset_page(request: AppRequest, asset_id) -> HttpResponse:
     try:
         asset = get_object_or_404(Asset.objects.for_tenant(request.tenant), pk=asset_id)
     except ValidationError as exc:

@@ -108,7 +108,8 @@ class FindingFilterForm(forms.Form):
     after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         sort = data.get("sort") or DEFAULT_SORT
         data["sort"] = sort
         if data.get("after"):
@@ -244,7 +245,10 @@ def finding_triage_view(request: AppRequest, finding_id: UUID) -> HttpResponse:
         except ValidationError as exc:
             error = " ".join(exc.messages)
     else:
-        error = " ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        # An ErrorList yields its messages as text (its stubs say ValidationError too).
+        error = " ".join(
+            f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in form.errors.items()
+        )
     if _wants_partial(request):
         # htmx swaps 2xx only, so a refusal is a 200 carrying the message in the partial.
         context = _detail_context(request, finding, triage_error=error, triage_changed=changed)
@@ -270,7 +274,7 @@ def findings_bulk_triage(request: AppRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect(back)
     try:
         result = findings_triage_bulk(

@@ -1,7 +1,7 @@
-"""Ingest endpoints (seed section 10; reference notes section 3).
+"""Ingest endpoints (the wire: docs/wire-protocol.md).
 
 Agents (key auth, `scans` module):
-    POST /api/v1/agent/ingest          the flat format of the seed / reference SDK (RIS too)
+    POST /api/v1/agent/ingest          the reference SDK's flat format (RIS too)
     POST /api/v1/agent/ingest/ris      RIS 1.0, plain or {"report": …}
     POST /api/v1/agent/ingest/sarif    SARIF 2.1.0
     POST /api/v1/agent/ingest/check    {"fingerprints": […]} → {"existing", "missing"}
@@ -38,6 +38,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.api.protocol import AgentApiView
+from agents.auth import AgentRequest
 from findings.models import Finding
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from ingest.body import ReportUploadParser, decode, read_body, too_large
@@ -47,7 +48,7 @@ from ingest.parsers import shape
 from ingest.services import IdempotencyKeyReused, failure, ingest_for_key, ingest_submit
 from protocol.limits import LimitExceeded, check_decoding_cost
 from protocol.report import ReportError
-from rediverio.api_auth import TenantApiView
+from rediverio.api_auth import TenantApiView, TenantRequest
 from rediverio.api_errors import ApiError
 from rediverio.models import Role
 
@@ -79,7 +80,9 @@ class IngestResultSerializer(serializers.Serializer):
     findings_skipped = serializers.IntegerField()
     findings_fixed = serializers.IntegerField()
     findings_reopened = serializers.IntegerField()
-    errors = serializers.ListField(
+    # DRF's metaclass takes declared fields off the class: this `errors` is the reply's
+    # field, and `Serializer.errors` stays what it is.
+    errors = serializers.ListField(  # type: ignore[assignment]
         child=serializers.CharField(),
         help_text="What did not stop the report: a finding whose severity word is unknown "
         "(stored as medium), a report that names no asset (stored on an asset of its own, "
@@ -239,6 +242,7 @@ def delivery_options(request: Request) -> dict:
 
 def run_reply(run: IngestRun) -> Response:
     if run.status == IngestStatus.COMPLETED:
+        assert run.result is not None  # set with the status, in one write
         body = {
             **run.result,
             "ingest_id": str(run.pk),
@@ -247,8 +251,10 @@ def run_reply(run: IngestRun) -> Response:
         }
         return Response(body, status=status.HTTP_201_CREATED)
     if run.status == IngestStatus.FAILED:
-        code = 413 if run.error["code"] == "PAYLOAD_TOO_LARGE" else 400
-        raise ApiError(code, run.error["code"], run.error["message"], run.error.get("details"))
+        error = run.error
+        assert error is not None  # set with the status, in one write
+        code = 413 if error["code"] == "PAYLOAD_TOO_LARGE" else 400
+        raise ApiError(code, error["code"], error["message"], error.get("details"))
     return Response(
         {
             "ingest_id": str(run.pk),
@@ -290,7 +296,7 @@ def submit(
 class AgentIngestView(AgentApiView):
     format: str | None = None
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         agent = request.user
         options, key = delivery_options(request), idempotency_key(request)
         raw = read_body(request)
@@ -352,7 +358,7 @@ class AgentIngestApi(AgentIngestView):
     format = "flat"
 
     @_ingest_schema("agent_ingest", "Submit findings in the flat format (or RIS)", FLAT_EXAMPLE)
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         return super().post(request)
 
 
@@ -380,7 +386,7 @@ class AgentIngestRisApi(AgentIngestView):
             ],
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         return super().post(request)
 
 
@@ -388,7 +394,7 @@ class AgentIngestSarifApi(AgentIngestView):
     format = "sarif"
 
     @_ingest_schema("agent_ingest_sarif", "Submit a SARIF 2.1.0 log", SARIF_EXAMPLE)
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         return super().post(request)
 
 
@@ -417,7 +423,7 @@ class AgentIngestCheckApi(AgentApiView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         # Read like a report (compressed as the SDK sends it, up to INGEST_MAX_BYTES):
         # 100,000 fingerprints are well past Django's own 2.5 MB body limit.
         raw = read_body(request)
@@ -460,7 +466,7 @@ class AgentIngestStatusApi(AgentApiView):
             OpenApiExample("Done", response_only=True, value=RESULT_EXAMPLE, status_codes=["201"])
         ],
     )
-    def get(self, request: Request, ingest_id: str) -> Response:
+    def get(self, request: AgentRequest, ingest_id: str) -> Response:
         try:
             run = IngestRun.objects.for_tenant(request.user.tenant).get(
                 pk=ingest_id, agent=request.user
@@ -494,7 +500,10 @@ class AgentIngestChunkApi(AgentApiView):
         chunk_index = serializers.IntegerField(min_value=0, max_value=MAX_CHUNKS - 1)
         total_chunks = serializers.IntegerField(min_value=1, max_value=MAX_CHUNKS)
         compression = serializers.ChoiceField(choices=["zstd", "gzip", "none"], default="none")
-        data = Base64Field(help_text="Base64 of the (compressed) chunk, at most 10 MB decoded.")
+        # A field, not `Serializer.data`: DRF's metaclass takes declared fields off the class.
+        data = Base64Field(  # type: ignore[assignment]
+            help_text="Base64 of the (compressed) chunk, at most 10 MB decoded."
+        )
         is_final = serializers.BooleanField(default=False)
         format = serializers.ChoiceField(choices=["ris", "flat", "sarif"], default="ris")
 
@@ -565,7 +574,7 @@ class AgentIngestChunkApi(AgentApiView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AgentRequest) -> Response:
         agent = request.user
         options, key = delivery_options(request), idempotency_key(request)
         if key:
@@ -665,7 +674,7 @@ class IngestUploadApi(TenantApiView):
         request={"multipart/form-data": InputSerializer},
         responses={201: IngestResultSerializer, 202: OpenApiTypes.OBJECT, **ERRORS},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         key = idempotency_key(request)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -703,7 +712,7 @@ class IngestStatusApi(TenantApiView):
             OpenApiExample("Done", response_only=True, value=RESULT_EXAMPLE, status_codes=["201"])
         ],
     )
-    def get(self, request: Request, ingest_id: str) -> Response:
+    def get(self, request: TenantRequest, ingest_id: str) -> Response:
         try:
             run = IngestRun.objects.for_tenant(request.tenant).get(pk=ingest_id)
         except (IngestRun.DoesNotExist, ValidationError, ValueError) as exc:

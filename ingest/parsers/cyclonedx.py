@@ -219,18 +219,9 @@ def _findings(item: Any, path: str, by_ref: dict[str, tuple[dict, str]]) -> list
     cve = _cve(vuln_id, vulnerability.get("references"), f"{path}.references")
     severity, score, vector = _rating(vulnerability.get("ratings"), f"{path}.ratings")
     cwes = shape.array(vulnerability.get("cwes"), f"{path}.cwes")
-    base = {
-        "rule_id": vuln_id,
-        "severity": severity,
-        "description": _str(vulnerability.get("detail")) or _str(vulnerability.get("description")),
-        "cve_id": cve,
-        "cwe_ids": list(
-            dict.fromkeys(shape.cwe(c, f"{path}.cwes[{k}]") for k, c in enumerate(cwes))
-        ),
-        "cvss_score": score,
-        "cvss_vector": vector,
-        "references": _references(vulnerability),
-    }
+    description = _str(vulnerability.get("detail")) or _str(vulnerability.get("description"))
+    cwe_ids = list(dict.fromkeys(shape.cwe(c, f"{path}.cwes[{k}]") for k, c in enumerate(cwes)))
+    references = _references(vulnerability)
     analysis = shape.obj(vulnerability.get("analysis"), f"{path}.analysis", required=False)
     fixed = _grype_fixed(vulnerability.get("properties"))
     affects = shape.array(vulnerability.get("affects"), f"{path}.affects") or [None]
@@ -239,7 +230,14 @@ def _findings(item: Any, path: str, by_ref: dict[str, tuple[dict, str]]) -> list
         name, version, purl, fixed_here = _affected(affected, f"{path}.affects[{k}]", by_ref)
         label = " ".join(part for part in (name, version) if part)
         finding = ReportFinding(
-            **base,
+            rule_id=vuln_id,
+            severity=severity,
+            description=description,
+            cve_id=cve,
+            cwe_ids=cwe_ids,
+            cvss_score=score,
+            cvss_vector=vector,
+            references=references,
             title=f"{cve or vuln_id} in {label}" if label else (cve or vuln_id),
             package_name=name,
             package_version=version,
@@ -264,9 +262,9 @@ def _affected(
     ref = shape.text(entry.get("ref"), f"{path}.ref", required=True, max_length=2000)
     fixed = ""
     for k, item in enumerate(shape.array(entry.get("versions"), f"{path}.versions")):
-        version = shape.obj(item, f"{path}.versions[{k}]")
-        if version.get("status") == "unaffected" and _str(version.get("version")):
-            fixed = fixed or version["version"]
+        state = shape.obj(item, f"{path}.versions[{k}]")
+        if state.get("status") == "unaffected" and (unaffected := _str(state.get("version"))):
+            fixed = fixed or unaffected
     if ref in by_ref:
         dependency = _dependency(*by_ref[ref])
         return dependency.name, dependency.version, dependency.purl, fixed

@@ -1,5 +1,5 @@
-"""The flat ingest format of the seed (section 6), which the reference SDK POSTs to
-`/api/v1/agent/ingest`: `metadata`, `targets`, `findings`, `dependencies`, `summary`.
+"""The flat ingest format, which the reference SDK POSTs to `/api/v1/agent/ingest`
+(docs/wire-protocol.md): `metadata`, `targets`, `findings`, `dependencies`, `summary`.
 
     {"version": "1.0",
      "metadata": {"tool_name": "semgrep", "tool_version": "1.0.0", "scan_id": "…",
@@ -96,13 +96,14 @@ def from_document(document: Any) -> Report:
 def _target(item: Any, path: str) -> ReportTarget:
     item = shape.obj(item, path)
     kind = shape.text(item.get("type"), f"{path}.type", max_length=64)
-    if kind and parse_asset_type(kind) is None:
+    asset_type = parse_asset_type(kind) if kind else None
+    if kind and asset_type is None:
         raise ReportError(f"{kind!r} is not an asset type", path=f"{path}.type")
     return ReportTarget(
         identifier=shape.text(
             item.get("identifier"), f"{path}.identifier", required=True, max_length=1024
         ),
-        type=parse_asset_type(kind).value if kind else "",
+        type=asset_type.value if asset_type is not None else "",
         name=shape.text(item.get("name"), f"{path}.name", max_length=500),
         description=shape.text(item.get("description"), f"{path}.description"),
         metadata=shape.obj(item.get("metadata"), f"{path}.metadata", required=False),

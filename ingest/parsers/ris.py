@@ -1,4 +1,4 @@
-"""RIS 1.0, the Rediver Ingest Schema (reference notes section 1), plain or wrapped as
+"""RIS 1.0, the Rediver Ingest Schema (docs/wire-protocol.md, Reports), plain or wrapped as
 `{"report": {…}}`: `metadata`, `tool`, `assets`, `findings` with a type and detail objects
 (`location`, `vulnerability`, `secret`, `misconfiguration`, `remediation`…), `dependencies`.
 
@@ -31,7 +31,7 @@ FORMAT = "ris"
 _FINDING_TYPES = {t.value for t in FindingType}
 
 
-def recognizes(document: object) -> bool:
+def recognizes(document: Any) -> bool:
     if not isinstance(document, dict):
         return False
     if isinstance(document.get("report"), dict):
@@ -80,12 +80,13 @@ def from_document(document: Any) -> Report:
         by_value.setdefault((target.type, target.identifier), len(targets))
         targets.append(target)
 
-    findings, unknown = [], []
+    findings: list[ReportFinding] = []
+    unknown: list[str] = []
     for i, item in enumerate(shape.array(document.get("findings"), f"{prefix}findings")):
         path = f"{prefix}findings[{i}]"
         item = shape.obj(item, path)
-        target = _target_of(item, path, targets, by_ref, by_value)
-        findings.append(_finding(item, path, target, unknown))
+        target_index = _target_of(item, path, targets, by_ref, by_value)
+        findings.append(_finding(item, path, target_index, unknown))
 
     dependencies = [
         dependency(item, f"{prefix}dependencies[{i}]", len(targets))

@@ -198,7 +198,9 @@ def _finding(item: Any, path: str, run: _Run) -> ReportFinding | None:
         reference = shape.obj(result.get("rule"), f"{path}.rule", required=False)
         rule_id = shape.text(reference.get("id"), f"{path}.rule.id") or _str(rule.get("id"))
 
-    rule_props = rule.get("properties") if isinstance(rule.get("properties"), dict) else {}
+    rule_props = rule.get("properties")
+    if not isinstance(rule_props, dict):
+        rule_props = {}
     props = shape.obj(result.get("properties"), f"{path}.properties", required=False)
     configuration = rule.get("defaultConfiguration")
     default_level = configuration.get("level") if isinstance(configuration, dict) else None

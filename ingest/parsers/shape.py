@@ -26,8 +26,8 @@ def loads(raw: bytes | str) -> Any:
     decoded: the walk costs nothing for the reports that do not need it.
     """
     document = json.loads(raw)
-    marker = _NUL_ESCAPE.encode() if isinstance(raw, bytes | bytearray) else _NUL_ESCAPE
-    return _without_nul(document) if marker in raw else document
+    escaped = _NUL_ESCAPE in raw if isinstance(raw, str) else _NUL_ESCAPE.encode() in raw
+    return _without_nul(document) if escaped else document
 
 
 def _without_nul(value: Any) -> Any:

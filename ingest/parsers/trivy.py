@@ -101,7 +101,8 @@ def from_document(document: Any) -> Report:
         for j, item in enumerate(shape.array(result.get("Packages"), f"{path}.Packages")):
             item_path = f"{path}.Packages[{j}]"
             dependencies.append(_package(shape.obj(item, item_path), item_path, context))
-    for entry in (*findings, *dependencies):
+    entries: list[ReportFinding | ReportDependency] = [*findings, *dependencies]
+    for entry in entries:
         entry.target_index = target_index
     trivy = document.get("Trivy")
     return Report(
@@ -144,7 +145,9 @@ def _targets(document: dict) -> list[ReportTarget]:
     if not name or artifact_type not in _TARGET_TYPES:
         return []
     meta = shape.obj(document.get("Metadata"), "Metadata", required=False)
-    os_info = meta.get("OS") if isinstance(meta.get("OS"), dict) else {}
+    os_info = meta.get("OS")
+    if not isinstance(os_info, dict):
+        os_info = {}
     details = {
         name: meta[key]
         for key, name in (

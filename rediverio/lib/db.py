@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 
 from django.db import connection, models
+from django.db.models import Field, Model
 from django.db.models.fields.json import ContainedBy
 
 
@@ -18,7 +20,9 @@ def check_constraint_for(
     return models.CheckConstraint(condition=models.Q(**{f"{field}__in": values}), name=name)
 
 
-def text_choices_from(enum_cls: type, *, labels: dict[str, str] | None = None) -> type:
+def text_choices_from(
+    enum_cls: type[StrEnum], *, labels: dict[str, str] | None = None
+) -> type[models.TextChoices]:
     """Mirror a Django-free StrEnum of `findings.rules` as TextChoices, so the rules and
     the database speak the same values and the database cannot drift from the rules."""
     labels = labels or {}
@@ -26,7 +30,8 @@ def text_choices_from(enum_cls: type, *, labels: dict[str, str] | None = None) -
         (member.name, (member.value, labels.get(member.value, _label(member.value))))
         for member in enum_cls
     ]
-    return models.TextChoices(enum_cls.__name__, members)
+    # The functional Enum API: mypy types it only for literal member lists.
+    return models.TextChoices(enum_cls.__name__, members)  # type: ignore[call-overload]
 
 
 def _label(value: str) -> str:
@@ -70,3 +75,16 @@ def execute_server_bound(sql: str, params: list) -> int:
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return count
+
+
+def concrete_field(model: type[Model], name: str) -> Field:
+    """The model's field `name`, which must be a column (not a reverse relation)."""
+    found = model._meta.get_field(name)
+    assert isinstance(found, Field)
+    return found
+
+
+def column_of(field: Field) -> str:
+    """A concrete field's column (the stubs allow None, for fields that have none)."""
+    assert field.column is not None
+    return field.column

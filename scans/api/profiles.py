@@ -1,4 +1,4 @@
-"""Scan profiles for users of a tenant (seed section 2, protocol section 4, module `scans`).
+"""Scan profiles for users of a tenant (the `scans` module of a plan).
 
     GET/POST             /api/v1/scan-profiles
     GET/PUT/PATCH/DELETE /api/v1/scan-profiles/{id}
@@ -26,11 +26,10 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from rediverio.api_auth import Pages, TenantApiView
+from rediverio.api_auth import Pages, TenantApiView, TenantRequest
 from rediverio.api_errors import ApiError, error_reply
 from rediverio.models import Role
 from rediverio.validators import no_null_characters
@@ -283,14 +282,14 @@ class GateResultSerializer(serializers.Serializer):
     breaches = GateBreachSerializer(many=True)
 
 
-def _profile(request: Request, profile_id: str) -> ScanProfile:
+def _profile(request: TenantRequest, profile_id: str) -> ScanProfile:
     try:
         return get_object_or_404(ScanProfile.objects.for_tenant(request.tenant), pk=profile_id)
     except DjangoValidationError as exc:  # not a UUID
         raise ApiError(404, "NOT_FOUND", "No such scan profile.") from exc
 
 
-def _writable(request: Request, profile_id: str) -> ScanProfile:
+def _writable(request: TenantRequest, profile_id: str) -> ScanProfile:
     profile = _profile(request, profile_id)
     if profile.is_system:
         raise _read_only(profile)
@@ -341,7 +340,7 @@ class ScanProfileListCreateApi(ScanProfilesApiView):
             )
         ],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: TenantRequest) -> Response:
         profiles = ScanProfile.objects.for_tenant(request.tenant).order_by("-is_default", "name")
         if (is_system := request.query_params.get("is_system")) is not None:
             flag = serializers.BooleanField().run_validation
@@ -366,7 +365,7 @@ class ScanProfileListCreateApi(ScanProfilesApiView):
             OpenApiExample("Created", response_only=True, value=PROFILE_EXAMPLE),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         body = ScanProfileSerializer(data=request.data, context={"tenant": request.tenant})
         body.is_valid(raise_exception=True)
         try:
@@ -388,7 +387,7 @@ class ScanProfileDetailApi(ScanProfilesApiView):
         responses=ScanProfileSerializer,
         examples=[OpenApiExample("Profile", response_only=True, value=PROFILE_EXAMPLE)],
     )
-    def get(self, request: Request, profile_id: str) -> Response:
+    def get(self, request: TenantRequest, profile_id: str) -> Response:
         return Response(ScanProfileSerializer(_profile(request, profile_id)).data)
 
     @extend_schema(
@@ -402,7 +401,7 @@ class ScanProfileDetailApi(ScanProfilesApiView):
             OpenApiExample("Replaced", response_only=True, value=PROFILE_EXAMPLE),
         ],
     )
-    def put(self, request: Request, profile_id: str) -> Response:
+    def put(self, request: TenantRequest, profile_id: str) -> Response:
         return self._update(request, profile_id, partial=False)
 
     @extend_schema(
@@ -418,10 +417,10 @@ class ScanProfileDetailApi(ScanProfilesApiView):
             ),
         ],
     )
-    def patch(self, request: Request, profile_id: str) -> Response:
+    def patch(self, request: TenantRequest, profile_id: str) -> Response:
         return self._update(request, profile_id, partial=True)
 
-    def _update(self, request: Request, profile_id: str, *, partial: bool) -> Response:
+    def _update(self, request: TenantRequest, profile_id: str, *, partial: bool) -> Response:
         profile = _writable(request, profile_id)
         body = ScanProfileSerializer(
             profile, data=request.data, partial=partial, context={"tenant": request.tenant}
@@ -443,7 +442,7 @@ class ScanProfileDetailApi(ScanProfilesApiView):
         summary="Delete a profile no scan uses (not a system profile)",
         responses={204: None, 409: error_reply("Scans use it (PROFILE_IN_USE).")},
     )
-    def delete(self, request: Request, profile_id: str) -> Response:
+    def delete(self, request: TenantRequest, profile_id: str) -> Response:
         profile = _writable(request, profile_id)
         try:
             scan_profile_delete(profile=profile, by=request.user)
@@ -476,7 +475,7 @@ class ScanProfileCloneApi(ScanProfilesApiView):
             ),
         ],
     )
-    def post(self, request: Request, profile_id: str) -> Response:
+    def post(self, request: TenantRequest, profile_id: str) -> Response:
         profile = _profile(request, profile_id)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -507,7 +506,7 @@ class ScanProfileQualityGateApi(ScanProfilesApiView):
             OpenApiExample("Profile", response_only=True, value=PROFILE_EXAMPLE),
         ],
     )
-    def put(self, request: Request, profile_id: str) -> Response:
+    def put(self, request: TenantRequest, profile_id: str) -> Response:
         profile = _writable(request, profile_id)
         body = QualityGateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -559,7 +558,7 @@ class ScanProfileEvaluateQualityGateApi(ScanProfilesApiView):
             ),
         ],
     )
-    def post(self, request: Request, profile_id: str) -> Response:
+    def post(self, request: TenantRequest, profile_id: str) -> Response:
         profile = _profile(request, profile_id)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -1,4 +1,4 @@
-"""Scan management for users (seed section 10, module `scans`).
+"""Scan management for users (the `scans` module of a plan).
 
     GET/POST              /api/v1/scans
     GET                   /api/v1/scans/stats
@@ -29,12 +29,11 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.models import CommandPriority
 from findings.models import Asset
-from rediverio.api_auth import Pages, TenantApiView
+from rediverio.api_auth import Pages, TenantApiView, TenantRequest
 from rediverio.api_errors import ApiError, error_reply
 from rediverio.models import Role
 from rediverio.validators import no_null_characters
@@ -279,7 +278,7 @@ class ScanSessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _scan(request: Request, scan_id) -> Scan:
+def _scan(request: TenantRequest, scan_id) -> Scan:
     try:
         return get_object_or_404(
             Scan.objects.for_tenant(request.tenant).select_related("profile"), pk=scan_id
@@ -313,7 +312,7 @@ class ScanListCreateApi(ScansApiView):
         ],
         responses={200: ScanPageSerializer},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: TenantRequest) -> Response:
         scans = Scan.objects.for_tenant(request.tenant).prefetch_related("targets").order_by("name")
         for name in ("status", "scan_type", "schedule_type"):
             if value := request.query_params.get(name):
@@ -332,7 +331,7 @@ class ScanListCreateApi(ScansApiView):
         responses={201: ScanSerializer},
         examples=[OpenApiExample("Nightly semgrep", request_only=True, value=SCAN_EXAMPLE)],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         body = ScanSerializer(data=request.data, context={"tenant": request.tenant})
         body.is_valid(raise_exception=True)
         fields, targets = _save_fields(body.validated_data)
@@ -349,7 +348,7 @@ class ScanDetailApi(ScansApiView):
     @extend_schema(
         operation_id="scans_retrieve", tags=["scans"], summary="A scan", responses=ScanSerializer
     )
-    def get(self, request: Request, scan_id) -> Response:
+    def get(self, request: TenantRequest, scan_id) -> Response:
         return Response(ScanSerializer(_scan(request, scan_id)).data)
 
     @extend_schema(
@@ -359,7 +358,7 @@ class ScanDetailApi(ScansApiView):
         request=ScanSerializer,
         responses=ScanSerializer,
     )
-    def put(self, request: Request, scan_id) -> Response:
+    def put(self, request: TenantRequest, scan_id) -> Response:
         return self._update(request, scan_id, partial=False)
 
     @extend_schema(
@@ -376,10 +375,10 @@ class ScanDetailApi(ScansApiView):
             )
         ],
     )
-    def patch(self, request: Request, scan_id) -> Response:
+    def patch(self, request: TenantRequest, scan_id) -> Response:
         return self._update(request, scan_id, partial=True)
 
-    def _update(self, request: Request, scan_id, *, partial: bool) -> Response:
+    def _update(self, request: TenantRequest, scan_id, *, partial: bool) -> Response:
         scan = _scan(request, scan_id)
         body = ScanSerializer(
             scan, data=request.data, partial=partial, context={"tenant": request.tenant}
@@ -398,7 +397,7 @@ class ScanDetailApi(ScansApiView):
         summary="Delete a scan and its runs",
         responses={204: None},
     )
-    def delete(self, request: Request, scan_id) -> Response:
+    def delete(self, request: TenantRequest, scan_id) -> Response:
         scan_delete(scan=_scan(request, scan_id), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -422,7 +421,7 @@ class ScanTriggerApi(ScansApiView):
             409: error_reply("The team runs its most scans at once (CONCURRENCY_LIMIT)."),
         },
     )
-    def post(self, request: Request, scan_id) -> Response:
+    def post(self, request: TenantRequest, scan_id) -> Response:
         scan = _scan(request, scan_id)
         try:
             run = scan_trigger(scan=scan, by=request.user)
@@ -446,7 +445,7 @@ def _status_view(action: str, target: str, summary: str):
             request=None,
             responses=ScanSerializer,
         )
-        def post(self, request: Request, scan_id) -> Response:
+        def post(self, request: TenantRequest, scan_id) -> Response:
             scan = scan_set_status(scan=_scan(request, scan_id), status=target, by=request.user)
             return Response(ScanSerializer(scan).data)
 
@@ -471,7 +470,7 @@ class ScanCloneApi(ScansApiView):
         request=InputSerializer,
         responses={201: ScanSerializer},
     )
-    def post(self, request: Request, scan_id) -> Response:
+    def post(self, request: TenantRequest, scan_id) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -491,7 +490,7 @@ class ScanRunsApi(ScansApiView):
         parameters=[OpenApiParameter("status", str, enum=SessionStatus.values)],
         responses=ScanSessionSerializer(many=True),
     )
-    def get(self, request: Request, scan_id) -> Response:
+    def get(self, request: TenantRequest, scan_id) -> Response:
         sessions = ScanSession.objects.for_tenant(request.tenant).filter(
             scan=_scan(request, scan_id)
         )
@@ -520,7 +519,7 @@ class ScanStatsApi(ScansApiView):
         summary="Scans by status and runs by outcome (two aggregate queries)",
         responses=ScanStatsSerializer,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: TenantRequest) -> Response:
         scans = Scan.objects.for_tenant(request.tenant).aggregate(
             total=Count("id"),
             **{s: Count("id", filter=Q(status=s)) for s in ScanStatus.values},
@@ -568,7 +567,7 @@ class SchedulePreviewApi(ScansApiView):
             )
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -586,7 +585,7 @@ class SchedulePreviewApi(ScansApiView):
         return Response([r.isoformat().replace("+00:00", "Z") for r in runs])
 
 
-def _session(request: Request, session_id) -> ScanSession:
+def _session(request: TenantRequest, session_id) -> ScanSession:
     try:
         return get_object_or_404(ScanSession.objects.for_tenant(request.tenant), pk=session_id)
     except ValidationError as exc:
@@ -600,7 +599,7 @@ class ScanSessionDetailApi(ScansApiView):
         summary="A scan session",
         responses=ScanSessionSerializer,
     )
-    def get(self, request: Request, session_id) -> Response:
+    def get(self, request: TenantRequest, session_id) -> Response:
         return Response(ScanSessionSerializer(_session(request, session_id)).data)
 
 
@@ -612,7 +611,7 @@ class ScanSessionStopApi(ScansApiView):
         request=None,
         responses=ScanSessionSerializer,
     )
-    def post(self, request: Request, session_id) -> Response:
+    def post(self, request: TenantRequest, session_id) -> Response:
         return Response(
             ScanSessionSerializer(
                 session_cancel(session=_session(request, session_id), by=request.user)
@@ -634,7 +633,7 @@ class ScanSessionRetryApi(ScansApiView):
             ),
         },
     )
-    def post(self, request: Request, session_id) -> Response:
+    def post(self, request: TenantRequest, session_id) -> Response:
         try:
             retried = session_retry(session=_session(request, session_id), by=request.user)
         except ScanInvalid as exc:

@@ -4,26 +4,26 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
-from rediverio.http import team_required
+from rediverio.http import AppRequest, team_required
 from scans.models import ScanProfile
 from scans.quality_gate import QualityGate
 
 
 @team_required
 @require_GET
-def profiles_page(request: HttpRequest) -> HttpResponse:
+def profiles_page(request: AppRequest) -> HttpResponse:
     profiles = ScanProfile.objects.for_tenant(request.tenant).order_by("-is_default", "name")
     return render(request, "profiles/list.html", {"profiles": profiles})
 
 
 @team_required
 @require_GET
-def profile_page(request: HttpRequest, profile_id) -> HttpResponse:
+def profile_page(request: AppRequest, profile_id) -> HttpResponse:
     try:
         profile = get_object_or_404(ScanProfile.objects.for_tenant(request.tenant), pk=profile_id)
     except ValidationError as exc:

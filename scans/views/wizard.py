@@ -1,4 +1,4 @@
-"""The new-scan wizard (seed section 1): Basic info → Targets → Options → Schedule →
+"""The new-scan wizard: Basic info → Targets → Options → Schedule →
 Review. Each step is a plain view over one form; a POST saves the step into the
 ScanDraft and redirects, so Back, Next and a reload all show what was entered. The
 review creates the scan with `scan_create_from_draft`, the API's `scan_create` inside.
@@ -272,16 +272,15 @@ def _step_with_error(request: AppRequest, draft: ScanDraft, exc: ScanInvalid) ->
         field = ScheduleForm.field_for(field, draft.data.get("schedule_type", ""))
     elif field == "pipeline":
         field = "stage_1"
-    if field not in form.fields:
-        field = None
-    if field is None or not form.has_error(field):
-        form.add_error(field, as_sentence(exc.message))
+    shown_on: str | None = field if field in form.fields else None
+    if shown_on is None or not form.has_error(shown_on):
+        form.add_error(shown_on, as_sentence(exc.message))
     return _step_page(request, draft, step, form, status=400)
 
 
 def _as_posted(form: forms.Form) -> MultiValueDict:
     """What a browser would post for a form showing its initial values."""
-    data = MultiValueDict()
+    data: MultiValueDict[str, str] = MultiValueDict()
     for field in form:
         value = field.value()
         if value is None or value is False or value == "":
@@ -327,9 +326,11 @@ def _step_page(
 ) -> HttpResponse:
     context = {**_page_context(draft, step), "form": form}
     if step is OPTIONS:
+        assert isinstance(form, OptionsForm)  # FORMS[OPTIONS] builds one
         # What each scanner on offer needs of an agent, and whether the team has one.
         context["coverage"] = tool_coverage(tenant=draft.tenant, tools=form.known_tools)
     if step is SCHEDULE:
+        assert isinstance(form, ScheduleForm)  # FORMS[SCHEDULE] builds one
         shown = form if form.is_bound else ScheduleForm(_as_posted(form))
         shown.is_valid()
         context["preview"] = _preview(shown)

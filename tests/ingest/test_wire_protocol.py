@@ -1,4 +1,4 @@
-"""What an agent built on the reference SDK sends (reference notes §3), taken as sent:
+"""What an agent built on the reference SDK sends (docs/wire-protocol.md), taken as sent:
 compressed bodies on every call, chunk fragments as the SDK shapes them, chunks up to
 10 MB, RIS without `tool`, severity words outside the vocabulary."""
 

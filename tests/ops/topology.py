@@ -326,6 +326,7 @@ class Topology:
     # ------------------------------------------------------------------ processes
 
     def spawn(self, name: str, args: list[str], *, env: dict[str, str] | None = None) -> Process:
+        assert self.directory is not None, "spawn() runs after _set_up()"
         log_path = self.directory / "logs" / f"{name}-{len(self.processes)}.log"
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(

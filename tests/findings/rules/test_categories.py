@@ -14,7 +14,7 @@ from findings.rules.categories import (
 SAST, SCA, DAST = SourceCategory.SAST, SourceCategory.SCA, SourceCategory.DAST
 IAC, SECRETS, CONTAINER = SourceCategory.IAC, SourceCategory.SECRETS, SourceCategory.CONTAINER
 
-# The seed's "Finding Source Detection" table, verbatim.
+# The product's first "Finding Source Detection" table: every tool keeps its category.
 SEED_TABLE = {
     SAST: ["semgrep", "codeql", "sonarqube", "checkmarx"],
     SCA: ["trivy", "grype", "snyk", "dependabot"],
