@@ -17,11 +17,10 @@ from agents.models import CommandPriority
 from findings.models import Asset
 from rediverio.models import Tenant
 from scans.models import Scan, ScanProfile, ScanType, ScheduleType
-from scans.schedules import Schedule, ScheduleError
+from scans.schedules import WEEKDAYS, Schedule, ScheduleError
 
 KNOWN_TOOLS = ("semgrep", "bandit", "gitleaks", "trivy", "checkov", "detect-secrets", "nuclei")
 MAX_STAGES = 5
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @cache
@@ -300,13 +299,7 @@ class ScheduleForm(forms.Form):
         data["schedule_day"] = (
             data["schedule_weekday"] if kind == "weekly" else data["schedule_monthday"]
         )
-        schedule = Schedule(
-            type=kind,
-            time=data["schedule_time"],
-            day=data["schedule_day"],
-            cron=data["schedule_cron"],
-            timezone=data["schedule_timezone"],
-        )
+        schedule = Schedule.from_fields(data)
         try:
             self.schedule = schedule.validate()
         except ScheduleError as exc:

@@ -182,13 +182,7 @@ class Scan(TenantOwned):
 
     @property
     def schedule(self) -> Schedule:
-        return Schedule(
-            type=self.schedule_type,
-            time=self.schedule_time,
-            day=self.schedule_day,
-            cron=self.schedule_cron,
-            timezone=self.schedule_timezone,
-        )
+        return Schedule.from_fields(vars(self))
 
     @property
     def active_runs(self) -> int:

@@ -17,14 +17,17 @@ happens twice (the autumn fold) runs once, at its first occurrence.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 SCHEDULE_TYPES = ("manual", "daily", "weekly", "monthly", "crontab")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # The column's size (Scan.schedule_timezone); the longest IANA name is about 32.
 TIMEZONE_MAX_LENGTH = 64
 CRON_MAX_LENGTH = 120  # Scan.schedule_cron
@@ -41,11 +44,45 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
+    """When a scan runs: the one value the model, the forms, the wizard and the API
+    build (`from_fields`), check (`validate`), describe (`describe`) and compute
+    (`next_after`, `upcoming`)."""
+
     type: str = "manual"
     time: time | None = None
     day: int | None = None
     cron: str = ""
     timezone: str = "UTC"
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Schedule:
+        """The schedule named by a scan's `schedule_*` fields, from a model, a form's or
+        serializer's cleaned data, or a wizard draft (whose time is ISO text)."""
+        at = fields.get("schedule_time")
+        if isinstance(at, str):
+            at = time.fromisoformat(at) if at else None
+        return cls(
+            type=fields.get("schedule_type") or "manual",
+            time=at,
+            day=fields.get("schedule_day"),
+            cron=(fields.get("schedule_cron") or "").strip(),
+            timezone=fields.get("schedule_timezone") or "UTC",
+        )
+
+    def describe(self) -> str:
+        """The schedule in words: "Every day at 02:00 (Europe/Paris)"."""
+        at = self.time.strftime("%H:%M") if self.time else "?"
+        zone = f"({self.timezone})"
+        if self.type == "daily":
+            return f"Every day at {at} {zone}"
+        if self.type == "weekly":
+            day = WEEKDAYS[self.day] if self.day is not None and 0 <= self.day <= 6 else "?"
+            return f"Every {day} at {at} {zone}"
+        if self.type == "monthly":
+            return f"On day {self.day} of every month at {at} {zone}"
+        if self.type == "crontab":
+            return f"Cron “{self.cron.strip()}” {zone}"
+        return "Manual: runs only when someone triggers it"
 
     def validate(self) -> Schedule:
         if self.type not in SCHEDULE_TYPES:

@@ -15,10 +15,8 @@ from scans.models import (
     Scan,
     ScanSession,
     ScanStatus,
-    ScheduleType,
     SessionStatus,
 )
-from scans.schedules import Schedule
 
 ACTIVE_SESSION_STATUSES = (SessionStatus.PENDING, SessionStatus.RUNNING)
 
@@ -32,24 +30,7 @@ def scans_by_status(*, tenant: Tenant) -> dict[str, int]:
 # Each list page reads a fixed number of queries, whatever its number of rows: one
 # aggregate for its stat cards, one query for its rows (related rows joined in).
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 RUN_LIST_LIMIT = 50
-
-
-def describe_schedule(schedule: Schedule) -> str:
-    """The schedule in words: "daily at 02:00 Europe/Paris", "cron 0 9 * * 1-5 (UTC)"."""
-    at = schedule.time.strftime("%H:%M") if schedule.time else "?"
-    zone = schedule.timezone
-    if schedule.type == ScheduleType.DAILY:
-        return f"daily at {at} {zone}"
-    if schedule.type == ScheduleType.WEEKLY:
-        day = WEEKDAYS[schedule.day] if schedule.day is not None and 0 <= schedule.day <= 6 else "?"
-        return f"weekly on {day} at {at} {zone}"
-    if schedule.type == ScheduleType.MONTHLY:
-        return f"monthly on day {schedule.day} at {at} {zone}"
-    if schedule.type == ScheduleType.CRONTAB:
-        return f"cron {schedule.cron.strip()} ({zone})"
-    return "manual"
 
 
 def describe_duration(seconds: float | None) -> str:
@@ -125,7 +106,7 @@ def scan_list(*, tenant: Tenant) -> list[ScanRow]:
         ScanRow(
             scan=scan,
             tools=list(dict.fromkeys(tool for stage in scan.stages for tool in stage["tools"])),
-            schedule=describe_schedule(scan.schedule),
+            schedule=scan.schedule.describe(),
             last_run_status=scan.last_run_status,
         )
         for scan in scans.order_by("name")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from rediverio.lib.schedules import DJANGO_Q_MIGRATION, declare_schedule
+from rediverio.lib.periodic_jobs import DJANGO_Q_MIGRATION, declare_periodic_job
 
 
 class Migration(migrations.Migration):
     dependencies = [("ingest", "0001_initial"), DJANGO_Q_MIGRATION]
 
-    operations = [declare_schedule("ingest-runs-sweep", "ingest.tasks.sweep_ingest_runs")]
+    operations = [declare_periodic_job("ingest-runs-sweep", "ingest.tasks.sweep_ingest_runs")]

@@ -571,13 +571,7 @@ class SchedulePreviewApi(ScansApiView):
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        schedule = Schedule(
-            type=data["schedule_type"],
-            time=data.get("schedule_time"),
-            day=data.get("schedule_day"),
-            cron=data.get("schedule_cron") or "",
-            timezone=data["schedule_timezone"],
-        )
+        schedule = Schedule.from_fields(data)
         try:
             runs = schedule.upcoming(timezone.now(), data["count"])
         except ScheduleError as exc:

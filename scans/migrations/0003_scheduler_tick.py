@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from rediverio.lib.schedules import DJANGO_Q_MIGRATION, declare_schedule
+from rediverio.lib.periodic_jobs import DJANGO_Q_MIGRATION, declare_periodic_job
 
 
 class Migration(migrations.Migration):
     dependencies = [("scans", "0002_session_stage"), DJANGO_Q_MIGRATION]
 
-    operations = [declare_schedule("scans-tick", "scans.tasks.scheduler_tick")]
+    operations = [declare_periodic_job("scans-tick", "scans.tasks.scheduler_tick")]

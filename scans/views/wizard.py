@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from functools import wraps
 from typing import Any
 from uuid import UUID
@@ -28,7 +28,6 @@ from rediverio.http import AppRequest, team_required
 from rediverio.models import Role
 from scans.drafts import scan_create_from_draft, scan_draft_save_step, scan_draft_start
 from scans.forms import (
-    WEEKDAYS,
     BasicInfoForm,
     OptionsForm,
     ScheduleForm,
@@ -362,17 +361,11 @@ def _summary(draft: ScanDraft) -> dict[str, Any]:
     chosen = [data["scanner_name"]] if data.get("scanner_name") else []
     chosen += [tool for stage in data.get("pipeline") or [] for tool in stage.get("tools", [])]
     runs: list[datetime] = []
+    schedule: Schedule | None = Schedule.from_fields(data)
     try:
-        schedule = Schedule(
-            type=data.get("schedule_type", "manual"),
-            time=time.fromisoformat(data["schedule_time"]) if data.get("schedule_time") else None,
-            day=data.get("schedule_day"),
-            cron=data.get("schedule_cron", ""),
-            timezone=data.get("schedule_timezone") or "UTC",
-        )
-        runs = schedule.upcoming(timezone.now(), 5)
+        runs = Schedule.from_fields(data).upcoming(timezone.now(), 5)
     except ScheduleError:
-        schedule = None
+        schedule = None  # the review says so; the schedule step shows which field
     return {
         "name": data.get("name", ""),
         "description": data.get("description", ""),
@@ -390,21 +383,7 @@ def _summary(draft: ScanDraft) -> dict[str, Any]:
         "tags": data.get("tags") or [],
         "run_on_tenant_runner": data.get("run_on_tenant_runner", False),
         "priority": CommandPriority(priority).label.capitalize(),
-        "schedule": _describe(schedule) if schedule else "Not valid; edit the schedule.",
+        "schedule": schedule.describe() if schedule else "Not valid; edit the schedule.",
         "timezone": data.get("schedule_timezone") or "UTC",
         "runs": runs,
     }
-
-
-def _describe(schedule: Schedule) -> str:
-    at = schedule.time.strftime("%H:%M") if schedule.time else ""
-    zone = schedule.timezone
-    if schedule.type == ScheduleType.DAILY:
-        return f"Every day at {at} ({zone})"
-    if schedule.type == ScheduleType.WEEKLY:
-        return f"Every {WEEKDAYS[schedule.day or 0]} at {at} ({zone})"
-    if schedule.type == ScheduleType.MONTHLY:
-        return f"On day {schedule.day} of every month at {at} ({zone})"
-    if schedule.type == ScheduleType.CRONTAB:
-        return f"Cron “{schedule.cron}” ({zone})"
-    return "Manual: runs only when someone triggers it"

@@ -46,8 +46,10 @@ def test_a_member_triggers_a_scan_and_watches_its_run_live(live_server, page, sc
     sign_in(page, live_server, member)
     page.goto(f"{live_server.url}/scans/")
     expect(page.get_by_role("heading", name="Scans")).to_be_visible()
-    expect(page.get_by_role("row", name="Nightly")).to_contain_text("daily at 02:00 Europe/Paris")
-    expect(page.get_by_text("cron 0 9 * * 1-5")).to_be_visible()
+    expect(page.get_by_role("row", name="Nightly")).to_contain_text(
+        "Every day at 02:00 (Europe/Paris)"
+    )
+    expect(page.get_by_text("Cron “0 9 * * 1-5” (UTC)")).to_be_visible()
     assert "Bravo private scan" not in page.content()
 
     page.get_by_role("button", name="Trigger Nightly").click()

@@ -70,8 +70,8 @@ class ConfigurationsTab(ScansPageTestCase):
         self.client.force_login(self.member)
         response = self.client.get(self.url)
         self.assertContains(response, "Nightly")
-        self.assertContains(response, "daily at 02:00 Europe/Paris")
-        self.assertContains(response, "cron 0 9 * * 1-5")
+        self.assertContains(response, "Every day at 02:00 (Europe/Paris)")
+        self.assertContains(response, "Cron “0 9 * * 1-5”")
         self.assertContains(response, "semgrep, gitleaks, trivy")
         self.assertNotContains(response, "Bravo secret scan")
         self.assertEqual(

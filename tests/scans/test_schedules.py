@@ -212,3 +212,34 @@ class SchedulesThatCanNeverRunOverHttp(TestCase):
         )
         self.assertFalse(form.is_valid())
         self.assertIn("never runs", form.errors["schedule_cron"][0])
+
+
+class TestOneValueBuiltAndDescribed:
+    """The schedule is one value: built from a scan's `schedule_*` fields wherever they
+    come from, and describing itself in words."""
+
+    def test_it_is_built_alike_from_a_model_a_form_and_a_wizard_draft(self):
+        cleaned = {
+            "schedule_type": "weekly",
+            "schedule_time": time(2, 30),
+            "schedule_day": 0,
+            "schedule_cron": "",
+            "schedule_timezone": "Europe/Paris",
+        }
+        draft = {**cleaned, "schedule_time": "02:30"}  # JSON keeps the time as text
+        assert Schedule.from_fields(cleaned) == Schedule.from_fields(draft)
+        assert Schedule.from_fields({}) == Schedule()  # manual, in UTC
+
+    def test_it_describes_itself(self):
+        paris = "Europe/Paris"
+        cases = {
+            Schedule(): "Manual: runs only when someone triggers it",
+            Schedule("daily", time(2), timezone=paris): "Every day at 02:00 (Europe/Paris)",
+            Schedule(
+                "weekly", time(2, 30), 0, timezone=paris
+            ): "Every Monday at 02:30 (Europe/Paris)",
+            Schedule("monthly", time(6), 31): "On day 31 of every month at 06:00 (UTC)",
+            Schedule("crontab", cron=" 0 9 * * 1-5 "): "Cron “0 9 * * 1-5” (UTC)",
+        }
+        for schedule, words in cases.items():
+            assert schedule.describe() == words

@@ -1,4 +1,5 @@
-"""The periodic jobs' django-q2 schedules, each declared by its app's migration.
+"""The periodic jobs, each declared by its app's migration as a django-q2 schedule (not to
+be confused with a scan's schedule, scans/schedules.py).
 
 One helper for every app, so each periodic job is declared the same way: a named
 schedule every N minutes that repeats for ever, created (or updated) on migrate and
@@ -13,7 +14,7 @@ from django.db import migrations
 DJANGO_Q_MIGRATION = ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more")
 
 
-def declare_schedule(name: str, func: str, *, minutes: int = 1) -> migrations.RunPython:
+def declare_periodic_job(name: str, func: str, *, minutes: int = 1) -> migrations.RunPython:
     """A migration operation that declares schedule `name` running `func` every
     `minutes`."""
 
