@@ -94,11 +94,11 @@ def worker(n: int, mode: str) -> dict:
             tracemalloc.start()
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
-            run = ingest_submit(tenant=tenant, raw=raw, format="flat", options={"phase": phase})
+            ingest = ingest_submit(tenant=tenant, raw=raw, format="flat", options={"phase": phase})
             seconds = time.perf_counter() - started
-        assert run.status == "completed" and run.result is not None, run.error
+        assert ingest.status == "completed" and ingest.result is not None, ingest.error
         key = "findings_created" if phase == "first" else "findings_updated"
-        assert run.result[key] == n, run.result
+        assert ingest.result[key] == n, ingest.result
         if mode == "memory":
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()

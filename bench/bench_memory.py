@@ -213,13 +213,13 @@ def _background_job(report_path: Path) -> dict:
     import zlib
 
     from agents.models import Agent
-    from ingest.models import IngestRun
-    from ingest.tasks import process_ingest_run
+    from ingest.models import Ingest
+    from ingest.tasks import process_ingest
 
     tenant, _ = _agent_client("bench-job")
     agent = Agent.objects.for_tenant(tenant).get()
     raw = report_path.read_bytes()
-    run = IngestRun.objects.create(
+    ingest = Ingest.objects.create(
         tenant=tenant,
         agent=agent,
         format="auto",
@@ -230,11 +230,11 @@ def _background_job(report_path: Path) -> dict:
     del raw
     idle = _idle_mb()
     started = time.perf_counter()
-    outcome = process_ingest_run(str(run.pk))
-    run.refresh_from_db()
+    outcome = process_ingest(str(ingest.pk))
+    ingest.refresh_from_db()
     return {
         "status": outcome,
-        "answer": (run.error or {}).get("code") or (run.result or {}).get("findings_created"),
+        "answer": (ingest.error or {}).get("code") or (ingest.result or {}).get("findings_created"),
         "seconds": round(time.perf_counter() - started, 2),
         "above_idle_mb": round(_peak_mb() - idle, 1),
     }

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ingest.models import IngestChunk, IngestRun
+from ingest.models import Ingest, IngestChunk
 from rediverio.admin import TenantScopedAdmin
 
 
-@admin.register(IngestRun)
-class IngestRunAdmin(TenantScopedAdmin):
+@admin.register(Ingest)
+class IngestAdmin(TenantScopedAdmin):
     list_display = ("id", "format", "status", "size_bytes", "agent", "user", "tenant", "created_at")
     list_filter = (*TenantScopedAdmin.list_filter, "status", "format")
     list_select_related = ("agent", "user", "tenant")

@@ -31,7 +31,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from ingest.body import too_large
-from ingest.models import IngestChunk, IngestRun, IngestStatus
+from ingest.models import Ingest, IngestChunk, IngestStatus
 from ingest.parsers import flat
 from protocol.limits import check_decoding_cost
 from rediverio.api_errors import ApiError
@@ -136,7 +136,7 @@ def check_team_room(tenant, size: int) -> None:
     agents sending at the same instant may pass the limit by one chunk or report each."""
     chunks = IngestChunk.objects.for_tenant(tenant).aggregate(size=Sum("size"))["size"] or 0
     queued = (
-        IngestRun.objects.for_tenant(tenant)
+        Ingest.objects.for_tenant(tenant)
         .filter(status__in=[IngestStatus.QUEUED, IngestStatus.PROCESSING])
         .aggregate(size=Sum("size_bytes"))["size"]
         or 0

@@ -1,5 +1,5 @@
-"""Ingest runs: each report received, its outcome, and (for background ingests and
-chunked uploads) its bytes until processed."""
+"""Ingests: each report received, its outcome, and (for background ingests and chunked
+uploads) its bytes until processed."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ class IngestStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class IngestRun(TenantOwned):
+class Ingest(TenantOwned):
+    """One report received: what became of it, and its bytes until it is stored."""
+
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     agent = models.ForeignKey(
         "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -54,31 +56,31 @@ class IngestRun(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[models.Manager[IngestRun]] = TenantQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Ingest]] = TenantQuerySet.as_manager()
 
     class Meta:
-        db_table = "ingest_runs"
+        db_table = "ingests"
         ordering = ["-created_at"]
         constraints = [
-            check_constraint_for("status", IngestStatus, name="ingest_runs_status_valid"),
+            check_constraint_for("status", IngestStatus, name="ingests_status_valid"),
             # One ingest per key: two deliveries racing with the same key store one report.
             models.UniqueConstraint(
                 fields=["tenant", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
-                name="ingest_runs_idempotency_key_once",
+                name="ingests_idempotency_key_once",
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "digest", "-created_at"], name="ingest_runs_replay"),
+            models.Index(fields=["tenant", "digest", "-created_at"], name="ingests_replay"),
             # The sweep's look for background ingests still waiting (ingest/tasks.py).
             models.Index(
                 fields=["created_at"],
                 condition=models.Q(status__in=[IngestStatus.QUEUED, IngestStatus.PROCESSING]),
-                name="ingest_runs_waiting",
+                name="ingests_waiting",
             ),
         ]
 
-    # Set (not stored) by `ingest_submit` when this run answers a delivery sent again.
+    # Set (not stored) by `ingest_submit` when this ingest answers a delivery sent again.
     is_replay: bool = False
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ retries after a lost reply changes nothing. A retry is told by its `Idempotency-
 (the same key: the same delivery, whenever it comes), or, without a key, by being the
 same agent sending the same bytes for the same scan session and asset within
 INGEST_REPLAY_WINDOW_SECONDS. A person uploading a file twice (no key) is processed
-twice: the findings' last-seen dates and the run history move on.
+twice: the findings' last-seen dates and the session history move on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django_q.tasks import async_task
 
 from findings.models import Asset
 from ingest.chunks import check_team_room
-from ingest.models import IngestRun, IngestStatus
+from ingest.models import Ingest, IngestStatus
 from ingest.parsers import flat, ris, shape
 from ingest.pipeline import ingest_report, is_anonymous_asset
 from protocol.limits import LimitExceeded, ReportLimits, check_decoding_cost, reading
@@ -85,15 +85,15 @@ def ingest_submit(
     user=None,
     options: dict | None = None,
     idempotency_key: str = "",
-) -> IngestRun:
+) -> Ingest:
     """Ingest a report now, or queue it when it is large; answer a retry of a delivery
-    already received with that delivery's run (`is_replay` set, see the module doc)."""
+    already received with that delivery's ingest (`is_replay` set, see the module doc)."""
     options = options or {}
     digest = hashlib.sha256(raw).hexdigest()
     earlier = _earlier_delivery(tenant, digest, agent, user, options, idempotency_key)
     if earlier is not None:
         return earlier
-    run = IngestRun(
+    ingest = Ingest(
         tenant=tenant,
         agent=agent,
         user=user,
@@ -108,12 +108,12 @@ def ingest_submit(
             # Refused now rather than by the job: the sender is still there to be told.
             check_decoding_cost(raw)
             check_team_room(tenant, len(raw))
-            run.payload = zlib.compress(raw, 1)
+            ingest.payload = zlib.compress(raw, 1)
             with transaction.atomic():
-                run.save(force_insert=True)
-            transaction.on_commit(lambda: ingest_enqueue(run.pk))
+                ingest.save(force_insert=True)
+            transaction.on_commit(lambda: ingest_enqueue(ingest.pk))
         else:
-            ingest_store(run, raw)  # ReportError propagates: the caller answers 400
+            ingest_store(ingest, raw)  # ReportError propagates: the caller answers 400
     except IntegrityError:
         # Two deliveries with one key at once: the unique key let one store the report,
         # and this one (rolled back) answers with it.
@@ -121,13 +121,13 @@ def ingest_submit(
         if not idempotency_key or earlier is None:
             raise
         return earlier
-    return run
+    return ingest
 
 
 def _earlier_delivery(
     tenant: Tenant, digest: str, agent, user, options: dict, idempotency_key: str
-) -> IngestRun | None:
-    """The run this delivery is a retry of, marked `is_replay`, or None."""
+) -> Ingest | None:
+    """The ingest this delivery is a retry of, marked `is_replay`, or None."""
     if idempotency_key:
         earlier = ingest_for_key(
             tenant=tenant, idempotency_key=idempotency_key, agent=agent, user=user
@@ -142,9 +142,9 @@ def _earlier_delivery(
         return None  # a person's upload without a key is never a retry
     window = timezone.now() - timedelta(seconds=settings.INGEST_REPLAY_WINDOW_SECONDS)
     # Options (scan session, asset) compared here, not in SQL: JSON equality is not the
-    # same on both databases, and few runs share a digest and an agent.
+    # same on both databases, and few ingests share a digest and an agent.
     candidates = (
-        IngestRun.objects.for_tenant(tenant)
+        Ingest.objects.for_tenant(tenant)
         .defer("payload")
         .filter(digest=digest, agent=agent, created_at__gte=window)
         .exclude(status=IngestStatus.FAILED)
@@ -157,11 +157,11 @@ def _earlier_delivery(
 
 
 def ingest_for_key(*, tenant: Tenant, idempotency_key: str, agent=None, user=None):
-    """The run stored under `idempotency_key`, marked `is_replay`, or None. A key that
+    """The ingest stored under `idempotency_key`, marked `is_replay`, or None. A key that
     another sender used is refused (IdempotencyKeyReused), never answered with that
     sender's ingest."""
     earlier = (
-        IngestRun.objects.for_tenant(tenant)
+        Ingest.objects.for_tenant(tenant)
         .defer("payload")
         .filter(idempotency_key=idempotency_key)
         .first()
@@ -179,9 +179,9 @@ def ingest_for_key(*, tenant: Tenant, idempotency_key: str, agent=None, user=Non
     return earlier
 
 
-def ingest_enqueue(run_id) -> None:
+def ingest_enqueue(ingest_id) -> None:
     """Queue the background job that stores a kept report (ingest/tasks.py)."""
-    async_task("ingest.tasks.process_ingest_run", str(run_id))
+    async_task("ingest.tasks.process_ingest", str(ingest_id))
 
 
 def failure(exc: ReportError | LimitExceeded) -> dict:
@@ -192,31 +192,31 @@ def failure(exc: ReportError | LimitExceeded) -> dict:
 
 
 @transaction.atomic
-def ingest_store(run: IngestRun, raw: bytes) -> None:
-    """Store the report of `run` (one transaction): parse it, find or start its scan
+def ingest_store(ingest: Ingest, raw: bytes) -> None:
+    """Store the report of `ingest` (one transaction): parse it, find or start its scan
     session, run the pipeline, record the counts into the session. ReportError and
     LimitExceeded propagate: the caller refuses the report."""
     started = time.perf_counter()
-    report = parse(raw, None if run.format == "auto" else run.format)
-    options = run.options
+    report = parse(raw, None if ingest.format == "auto" else ingest.format)
+    options = ingest.options
     if options.get("coverage"):
         report.coverage = options["coverage"]
     session = session_for_ingest(
-        tenant=run.tenant,
+        tenant=ingest.tenant,
         scan_id=options.get("scan_session") or report.scan_id,
         scanner_name=report.tool_name or "unknown",
-        agent=run.agent,
-        user=run.user,
-        trigger="upload" if run.user else "ci",
+        agent=ingest.agent,
+        user=ingest.user,
+        trigger="upload" if ingest.user else "ci",
     )
     if not report.tool_name:  # a RIS report without `tool`: the command's scanner ran it
         report.tool_name = session.scanner_name or "unknown"
     result = ingest_report(
-        tenant=run.tenant,
+        tenant=ingest.tenant,
         report=report,
         default_target=_named_target(options, session),
         scan_session_id=session.pk,
-        ingest_id=run.pk,
+        ingest_id=ingest.pk,
     )
     counts = {
         **result.counts(),
@@ -233,19 +233,19 @@ def ingest_store(run: IngestRun, raw: bytes) -> None:
         counts=counts,
         tool_name=report.tool_name,
         tool_version=report.tool_version,
-        asset=Asset.objects.for_tenant(run.tenant).filter(pk__in=result.asset_ids[:1]).first(),
+        asset=Asset.objects.for_tenant(ingest.tenant).filter(pk__in=result.asset_ids[:1]).first(),
         started_at=report.started_at,
         finished_at=report.finished_at,
     )
     transaction.on_commit(
-        lambda: _count(run.format, len(report.findings), result, time.perf_counter() - started)
+        lambda: _count(ingest.format, len(report.findings), result, time.perf_counter() - started)
     )
-    run.scan_session = session
-    run.status = IngestStatus.COMPLETED
-    run.result = {"scan_id": str(session.pk), **result.counts()}
-    run.completed_at = timezone.now()
-    run.payload = None
-    run.save()
+    ingest.scan_session = session
+    ingest.status = IngestStatus.COMPLETED
+    ingest.result = {"scan_id": str(session.pk), **result.counts()}
+    ingest.completed_at = timezone.now()
+    ingest.payload = None
+    ingest.save()
 
 
 def _named_target(options: dict, session: ScanSession) -> ReportTarget | None:

@@ -84,7 +84,7 @@ TARGET_PAGES = {
     "finding": "findings:detail",
     "agent": "agents:detail",
     "scanprofile": "profiles:detail",
-    "scansession": "scans:run",
+    "scansession": "scans:session",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
@@ -30,7 +31,9 @@ def scans_by_status(*, tenant: Tenant) -> dict[str, int]:
 # Each list page reads a fixed number of queries, whatever its number of rows: one
 # aggregate for its stat cards, one query for its rows (related rows joined in).
 
-RUN_LIST_LIMIT = 50
+# The Runs tab shows the newest sessions, each under its run: a bound on rows, since one
+# run may hold hundreds of sessions (tools × targets).
+SESSION_LIST_LIMIT = 50
 
 
 def describe_duration(seconds: float | None) -> str:
@@ -61,13 +64,28 @@ class ScanRow:
     scan: Scan
     tools: list[str]
     schedule: str
-    last_run_status: str | None
+    last_session_status: str | None
 
 
 @dataclass(frozen=True)
-class RunRow:
+class SessionRow:
+    """One tool on one target, as a row of the Runs tab."""
+
     session: ScanSession
     duration: str
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """One trigger of a scan on the Runs tab: its sessions among those listed, in the
+    order they started (stage after stage)."""
+
+    run_id: UUID
+    sessions: list[SessionRow]
+
+    @property
+    def first(self) -> ScanSession:
+        return self.sessions[0].session
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,7 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
-class RunDetail:
+class SessionDetail:
     session: ScanSession
     duration: str
     commands: list[Command]
@@ -97,17 +115,17 @@ def scan_stats(*, tenant: Tenant) -> dict[str, int]:
 
 
 def scan_list(*, tenant: Tenant) -> list[ScanRow]:
-    """The tenant's scans with their last run's status: one query."""
+    """The tenant's scans with the status of their newest session: one query."""
     last_status = (
         ScanSession.objects.filter(scan=OuterRef("pk")).order_by("-created_at").values("status")[:1]
     )
-    scans = Scan.objects.for_tenant(tenant).annotate(last_run_status=Subquery(last_status))
+    scans = Scan.objects.for_tenant(tenant).annotate(last_session_status=Subquery(last_status))
     return [
         ScanRow(
             scan=scan,
             tools=list(dict.fromkeys(tool for stage in scan.stages for tool in stage["tools"])),
             schedule=scan.schedule.describe(),
-            last_run_status=scan.last_run_status,
+            last_session_status=scan.last_session_status,
         )
         for scan in scans.order_by("name")
     ]
@@ -118,33 +136,56 @@ def scan_for_tenant(*, tenant: Tenant, scan_id) -> Scan | None:
 
 
 def run_stats(*, tenant: Tenant) -> dict[str, int]:
-    """The Runs tab's cards, in one aggregate."""
-    return ScanSession.objects.for_tenant(tenant).aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status__in=ACTIVE_SESSION_STATUSES)),
-        completed=Count("id", filter=Q(status=SessionStatus.COMPLETED)),
-        failed=Count("id", filter=Q(status=SessionStatus.FAILED)),
-        canceled=Count("id", filter=Q(status=SessionStatus.CANCELED)),
+    """The Runs tab's cards: runs, not sessions, in one aggregate over one row per run.
+
+    A run counts as scans/runs.py decides it, from its current sessions (the attempts no
+    retry replaced): active while one of them is pending or running; once none is, canceled
+    if one was canceled, else failed if one failed, else completed."""
+    per_run = (
+        ScanSession.objects.for_tenant(tenant)
+        .filter(retried_by__isnull=True)
+        .values("run_id")
+        .annotate(
+            n_active=Count("id", filter=Q(status__in=ACTIVE_SESSION_STATUSES)),
+            n_canceled=Count("id", filter=Q(status=SessionStatus.CANCELED)),
+            n_failed=Count("id", filter=Q(status=SessionStatus.FAILED)),
+        )
+    )
+    over = Q(n_active=0)
+    return per_run.aggregate(
+        total=Count("run_id"),
+        active=Count("run_id", filter=Q(n_active__gt=0)),
+        completed=Count("run_id", filter=over & Q(n_canceled=0, n_failed=0)),
+        failed=Count("run_id", filter=over & Q(n_canceled=0, n_failed__gt=0)),
+        canceled=Count("run_id", filter=over & Q(n_canceled__gt=0)),
     )
 
 
-def run_list(*, tenant: Tenant, limit: int = RUN_LIST_LIMIT) -> list[RunRow]:
-    """The newest sessions with their scan (and the attempt that retried them, if any):
-    one query."""
+def run_list(*, tenant: Tenant, limit: int = SESSION_LIST_LIMIT) -> list[RunGroup]:
+    """The newest sessions, each with its scan (and the attempt that retried it, if any),
+    grouped under their runs, the run with the newest session first: one query."""
     now = timezone.now()
     sessions = (
         ScanSession.objects.for_tenant(tenant)
         .select_related("scan", "retried_by")
         .order_by("-created_at", "-id")[:limit]
     )
-    return [RunRow(session=s, duration=session_duration(s, now)) for s in sessions]
+    runs: dict[UUID, list[SessionRow]] = {}
+    for session in sessions:
+        runs.setdefault(session.run_id, []).append(
+            SessionRow(session=session, duration=session_duration(session, now))
+        )
+    return [
+        RunGroup(run_id=run_id, sessions=rows[::-1])  # oldest first: stage after stage
+        for run_id, rows in runs.items()
+    ]
 
 
 def session_for_tenant(*, tenant: Tenant, session_id) -> ScanSession | None:
     return ScanSession.objects.for_tenant(tenant).filter(pk=session_id).first()
 
 
-def run_detail(*, tenant: Tenant, session_id) -> RunDetail | None:
+def session_detail(*, tenant: Tenant, session_id) -> SessionDetail | None:
     """One session for its details sheet: the session, then its commands with their
     events (the command log). Three queries."""
     session = (
@@ -178,7 +219,7 @@ def run_detail(*, tenant: Tenant, session_id) -> RunDetail | None:
     ] or _session_timeline(session)
     by_severity = session.findings_by_severity or {}
     severities = [(severity, int(by_severity.get(severity, 0))) for severity in Severity.values]
-    return RunDetail(
+    return SessionDetail(
         session=session,
         duration=session_duration(session),
         commands=commands,

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from agents.models import Agent, AgentKey, Command, CommandEvent
 from findings.models import Asset, AssetDependency, Component, Finding, FindingSighting
-from ingest.models import IngestChunk, IngestRun
+from ingest.models import Ingest, IngestChunk
 from rediverio.models import ApiToken, AuditAction, AuditEvent, Membership, Tenant
 from scans.models import Scan, ScanDraft, ScanProfile, ScanSession
 from scans.runs import run_counts_of
@@ -229,9 +229,9 @@ class CommandEventFactory(factory.django.DjangoModelFactory):
     at = NOW
 
 
-class IngestRunFactory(factory.django.DjangoModelFactory):
+class IngestFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = IngestRun
+        model = Ingest
 
     tenant = factory.SubFactory(TenantFactory)
     format = "flat"
@@ -272,7 +272,7 @@ TENANT_OWNED_FACTORIES = {
         ScanDraftFactory,
         CommandFactory,
         CommandEventFactory,
-        IngestRunFactory,
+        IngestFactory,
         IngestChunkFactory,
     )
 }

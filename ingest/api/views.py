@@ -43,7 +43,7 @@ from findings.models import Finding
 from findings.rules.assets import InvalidAssetIdentifier, normalize_asset
 from ingest.body import ReportUploadParser, decode, read_body, too_large
 from ingest.chunks import ChunkReceipt, chunk_receive
-from ingest.models import IngestRun, IngestStatus
+from ingest.models import Ingest, IngestStatus
 from ingest.parsers import shape
 from ingest.services import IdempotencyKeyReused, failure, ingest_for_key, ingest_submit
 from protocol.limits import LimitExceeded, check_decoding_cost
@@ -240,28 +240,28 @@ def delivery_options(request: Request) -> dict:
     return dict(params.validated_data)
 
 
-def run_reply(run: IngestRun) -> Response:
-    if run.status == IngestStatus.COMPLETED:
-        assert run.result is not None  # set with the status, in one write
+def ingest_reply(ingest: Ingest) -> Response:
+    if ingest.status == IngestStatus.COMPLETED:
+        assert ingest.result is not None  # set with the status, in one write
         body = {
-            **run.result,
-            "ingest_id": str(run.pk),
-            "status": run.status,
-            "replay": run.is_replay,
+            **ingest.result,
+            "ingest_id": str(ingest.pk),
+            "status": ingest.status,
+            "replay": ingest.is_replay,
         }
         return Response(body, status=status.HTTP_201_CREATED)
-    if run.status == IngestStatus.FAILED:
-        error = run.error
+    if ingest.status == IngestStatus.FAILED:
+        error = ingest.error
         assert error is not None  # set with the status, in one write
         code = 413 if error["code"] == "PAYLOAD_TOO_LARGE" else 400
         raise ApiError(code, error["code"], error["message"], error.get("details"))
     return Response(
         {
-            "ingest_id": str(run.pk),
-            "status": run.status,
+            "ingest_id": str(ingest.pk),
+            "status": ingest.status,
             # Agents ask on the agent API; people who uploaded, on the management API.
-            "status_url": f"/api/v1/{'agent/' if run.agent_id else ''}ingest/{run.pk}",
-            "replay": run.is_replay,
+            "status_url": f"/api/v1/{'agent/' if ingest.agent_id else ''}ingest/{ingest.pk}",
+            "replay": ingest.is_replay,
         },
         status=status.HTTP_202_ACCEPTED,
     )
@@ -277,7 +277,7 @@ def submit(
     raw: bytes, format: str | None, *, tenant, agent=None, user=None, key: str = "", **options
 ) -> Response:
     try:
-        run = ingest_submit(
+        ingest = ingest_submit(
             tenant=tenant,
             raw=raw,
             format=format,
@@ -290,7 +290,7 @@ def submit(
         raise refusal(exc) from exc
     except IdempotencyKeyReused as exc:
         raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from exc
-    return run_reply(run)
+    return ingest_reply(ingest)
 
 
 class AgentIngestView(AgentApiView):
@@ -468,12 +468,12 @@ class AgentIngestStatusApi(AgentApiView):
     )
     def get(self, request: AgentRequest, ingest_id: str) -> Response:
         try:
-            run = IngestRun.objects.for_tenant(request.user.tenant).get(
+            ingest = Ingest.objects.for_tenant(request.user.tenant).get(
                 pk=ingest_id, agent=request.user
             )
-        except (IngestRun.DoesNotExist, ValidationError, ValueError) as exc:
+        except (Ingest.DoesNotExist, ValidationError, ValueError) as exc:
             raise ApiError(404, "NOT_FOUND", "No such ingest.") from exc
-        return run_reply(run)
+        return ingest_reply(ingest)
 
 
 @extend_schema_field(OpenApiTypes.BYTE)
@@ -583,7 +583,7 @@ class AgentIngestChunkApi(AgentApiView):
             except IdempotencyKeyReused as exc:
                 raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from exc
             if earlier is not None:
-                return run_reply(earlier)
+                return ingest_reply(earlier)
         # Read here, not through request.data (whose parser reads under INGEST_MAX_BYTES):
         # a chunk has its own limit, and a 10 MB chunk is 13.4 MB of JSON once in base64.
         try:
@@ -714,7 +714,7 @@ class IngestStatusApi(TenantApiView):
     )
     def get(self, request: TenantRequest, ingest_id: str) -> Response:
         try:
-            run = IngestRun.objects.for_tenant(request.tenant).get(pk=ingest_id)
-        except (IngestRun.DoesNotExist, ValidationError, ValueError) as exc:
+            ingest = Ingest.objects.for_tenant(request.tenant).get(pk=ingest_id)
+        except (Ingest.DoesNotExist, ValidationError, ValueError) as exc:
             raise ApiError(404, "NOT_FOUND", "No such ingest.") from exc
-        return run_reply(run)
+        return ingest_reply(ingest)

@@ -9,6 +9,10 @@
     GET                   /api/v1/scan-sessions/{id}
     POST                  /api/v1/scan-sessions/{id}/stop | retry
 
+The words of README "Scans": a run is one trigger of a scan, a session one tool on one
+target within it. `/scans/{id}/runs` keeps the specification's path and lists the scan's
+sessions, each naming its run (`run_id`).
+
 Viewers read; members and above create, change and run scans. Which `scanner_config`
 keys a member may set is an allow-list (scans/scanner_config.py): the others (host
 paths, rule files, raw flags) are an admin's, and a member setting one gets a 400
@@ -482,11 +486,11 @@ class ScanCloneApi(ScansApiView):
         return Response(ScanSerializer(clone).data, status=status.HTTP_201_CREATED)
 
 
-class ScanRunsApi(ScansApiView):
+class ScanSessionListApi(ScansApiView):
     @extend_schema(
         operation_id="scans_runs",
         tags=["scans"],
-        summary="A scan's sessions, newest first",
+        summary="A scan's sessions, newest first; each names its run (run_id)",
         parameters=[OpenApiParameter("status", str, enum=SessionStatus.values)],
         responses=ScanSessionSerializer(many=True),
     )
@@ -501,22 +505,37 @@ class ScanRunsApi(ScansApiView):
         )
 
 
+# `runs_*` counted sessions under a name that says runs: kept for the clients that read
+# them, equal to `sessions_*`, and marked deprecated in the schema.
+DEPRECATED_STATS = {
+    "runs_total": "sessions_total",
+    "runs_active": "sessions_active",
+    "runs_completed": "sessions_completed",
+    "runs_failed": "sessions_failed",
+}
+
+
+@extend_schema_serializer(deprecate_fields=list(DEPRECATED_STATS))
 class ScanStatsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     active = serializers.IntegerField()
     paused = serializers.IntegerField()
     disabled = serializers.IntegerField()
-    runs_total = serializers.IntegerField()
-    runs_active = serializers.IntegerField()
-    runs_completed = serializers.IntegerField()
-    runs_failed = serializers.IntegerField()
+    sessions_total = serializers.IntegerField()
+    sessions_active = serializers.IntegerField(help_text="Sessions pending or running.")
+    sessions_completed = serializers.IntegerField()
+    sessions_failed = serializers.IntegerField()
+    runs_total = serializers.IntegerField(help_text="Deprecated: sessions_total.")
+    runs_active = serializers.IntegerField(help_text="Deprecated: sessions_active.")
+    runs_completed = serializers.IntegerField(help_text="Deprecated: sessions_completed.")
+    runs_failed = serializers.IntegerField(help_text="Deprecated: sessions_failed.")
 
 
 class ScanStatsApi(ScansApiView):
     @extend_schema(
         operation_id="scans_stats",
         tags=["scans"],
-        summary="Scans by status and runs by outcome (two aggregate queries)",
+        summary="Scans by status and sessions by status (two aggregate queries)",
         responses=ScanStatsSerializer,
     )
     def get(self, request: TenantRequest) -> Response:
@@ -524,15 +543,16 @@ class ScanStatsApi(ScansApiView):
             total=Count("id"),
             **{s: Count("id", filter=Q(status=s)) for s in ScanStatus.values},
         )
-        runs = ScanSession.objects.for_tenant(request.tenant).aggregate(
-            runs_total=Count("id"),
-            runs_active=Count(
+        sessions = ScanSession.objects.for_tenant(request.tenant).aggregate(
+            sessions_total=Count("id"),
+            sessions_active=Count(
                 "id", filter=Q(status__in=[SessionStatus.PENDING, SessionStatus.RUNNING])
             ),
-            runs_completed=Count("id", filter=Q(status=SessionStatus.COMPLETED)),
-            runs_failed=Count("id", filter=Q(status=SessionStatus.FAILED)),
+            sessions_completed=Count("id", filter=Q(status=SessionStatus.COMPLETED)),
+            sessions_failed=Count("id", filter=Q(status=SessionStatus.FAILED)),
         )
-        return Response({**scans, **runs})
+        deprecated = {old: sessions[new] for old, new in DEPRECATED_STATS.items()}
+        return Response({**scans, **sessions, **deprecated})
 
 
 class SchedulePreviewApi(ScansApiView):

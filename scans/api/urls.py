@@ -16,7 +16,8 @@ urlpatterns = [
     path("scans/<str:scan_id>/activate", scans.ScanActivateApi.as_view(), name="scan-activate"),
     path("scans/<str:scan_id>/disable", scans.ScanDisableApi.as_view(), name="scan-disable"),
     path("scans/<str:scan_id>/clone", scans.ScanCloneApi.as_view(), name="scan-clone"),
-    path("scans/<str:scan_id>/runs", scans.ScanRunsApi.as_view(), name="scan-runs"),
+    # The specification's path; it lists the scan's sessions (scans/api/scans.py).
+    path("scans/<str:scan_id>/runs", scans.ScanSessionListApi.as_view(), name="scan-sessions"),
     path(
         "scan-sessions/<str:session_id>", scans.ScanSessionDetailApi.as_view(), name="scan-session"
     ),

@@ -1,4 +1,8 @@
-"""The scans pages: Configurations and Runs tabs, and a run's details sheet.
+"""The scans pages: Configurations and Runs tabs, and a session's details sheet.
+
+The words of README "Scans": a *run* is one trigger of a scan, a *session* one tool on one
+target within it. The Runs tab (the specification's name) lists the newest sessions under
+their runs; the sheet shows one session, at /scans/sessions/<id>/.
 
 Each page is one template whose live part is an inline partial: the page renders it in
 place, htmx requests (polling, actions) get the fragment alone.
@@ -9,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,13 +23,13 @@ from rediverio.http import AppRequest, View, role_required, team_required
 from rediverio.models import Role
 from scans.models import ScanStatus
 from scans.selectors import (
-    RUN_LIST_LIMIT,
-    run_detail,
+    SESSION_LIST_LIMIT,
     run_list,
     run_stats,
     scan_for_tenant,
     scan_list,
     scan_stats,
+    session_detail,
     session_for_tenant,
 )
 from scans.services import (
@@ -39,7 +43,7 @@ from scans.services import (
 )
 from scans.throttle import trigger_wait
 
-RUN_TABS = ("overview", "findings", "details")
+SESSION_SHEET_TABS = ("overview", "findings", "details")
 member_required = role_required(Role.MEMBER, "Changing scans")
 
 
@@ -162,16 +166,18 @@ def scan_delete_view(request: AppRequest, scan_id) -> HttpResponse:
     return _after_scan_action(request)
 
 
-# ------------------------------------------------------------------------------- runs
+# ------------------------------------------------------------------ runs and sessions
 
 
 def _runs_context(request: AppRequest) -> dict:
     stats = run_stats(tenant=request.tenant)
+    runs = run_list(tenant=request.tenant, limit=SESSION_LIST_LIMIT)
     return {
         **_page_context(request, "runs"),
         "stats": stats,
-        "rows": run_list(tenant=request.tenant, limit=RUN_LIST_LIMIT),
-        "limit": RUN_LIST_LIMIT,
+        "runs": runs,
+        "limit": SESSION_LIST_LIMIT,
+        "full": sum(len(run.sessions) for run in runs) >= SESSION_LIST_LIMIT,
         "polling": stats["active"] > 0,
     }
 
@@ -192,14 +198,14 @@ def runs_page(request: AppRequest) -> HttpResponse:
 def _session_or_404(request: AppRequest, session_id):
     session = session_for_tenant(tenant=request.tenant, session_id=session_id)
     if session is None:
-        raise Http404("No such run.")
+        raise Http404("No such session.")
     return session
 
 
-def _after_run_action(request: AppRequest, sheet_of=None) -> HttpResponse:
+def _after_session_action(request: AppRequest, sheet_of=None) -> HttpResponse:
     """Back to the sheet the form was on, else the Runs tab (its fragment for htmx)."""
     if sheet_of is not None and request.POST.get("from") == "sheet":
-        return redirect("scans:run", session_id=sheet_of.pk)
+        return redirect("scans:session", session_id=sheet_of.pk)
     if _fragment(request):
         return render(request, "scans/runs.html#runs-live", _runs_context(request))
     return redirect("scans:runs")
@@ -209,56 +215,71 @@ def _after_run_action(request: AppRequest, sheet_of=None) -> HttpResponse:
 @team_required
 @member_required
 @require_POST
-def run_stop_view(request: AppRequest, session_id) -> HttpResponse:
+def session_stop_view(request: AppRequest, session_id) -> HttpResponse:
     session = _session_or_404(request, session_id)
     if session.is_finished:
-        messages.error(request, f"This run is already {session.get_status_display().lower()}.")
+        messages.error(request, f"This session is already {session.get_status_display().lower()}.")
     else:
         session = session_cancel(
             session=session, reason=f"stopped by {request.user}", by=request.user
         )
         messages.success(request, f"{session.scanner_name} on {session.asset_value} stopped.")
-    return _after_run_action(request, sheet_of=session)
+    return _after_session_action(request, sheet_of=session)
 
 
 @login_required
 @team_required
 @member_required
 @require_POST
-def run_retry_view(request: AppRequest, session_id) -> HttpResponse:
+def session_retry_view(request: AppRequest, session_id) -> HttpResponse:
     session = _session_or_404(request, session_id)
     try:
         retried = session_retry(session=session, by=request.user)
     except ScanInvalid as exc:
         messages.error(request, f"Not retried: {exc.message}.")
-        return _after_run_action(request, sheet_of=session)
+        return _after_session_action(request, sheet_of=session)
     except ConcurrencyLimitReached as exc:
         messages.error(request, f"Not retried: {exc}")
-        return _after_run_action(request, sheet_of=session)
+        return _after_session_action(request, sheet_of=session)
     messages.success(request, f"{retried.scanner_name} on {retried.asset_value} queued again.")
-    return _after_run_action(request, sheet_of=retried)
+    return _after_session_action(request, sheet_of=retried)
 
 
 @login_required
 @team_required
 @require_GET
-def run_page(request: AppRequest, session_id) -> HttpResponse:
-    detail = run_detail(tenant=request.tenant, session_id=session_id)
+def session_page(request: AppRequest, session_id) -> HttpResponse:
+    detail = session_detail(tenant=request.tenant, session_id=session_id)
     if detail is None:
-        raise Http404("No such run.")
+        raise Http404("No such session.")
     tab = request.GET.get("tab", "overview")
     context = {
         **_page_context(request, "runs"),
         "detail": detail,
         "session": detail.session,
-        "sheet_tab": tab if tab in RUN_TABS else "overview",
+        "sheet_tab": tab if tab in SESSION_SHEET_TABS else "overview",
         "polling": not detail.session.is_finished,
         "findings_url": f"{_url_or('findings:list', '/findings/')}?session={detail.session.pk}",
     }
     if _fragment(request):
         status = 200 if context["polling"] else HTMX_STOP_POLLING
-        return render(request, "scans/run.html#run-live", context, status=status)
-    return render(request, "scans/run.html", context)
+        return render(request, "scans/session.html#session-live", context, status=status)
+    return render(request, "scans/session.html", context)
+
+
+@login_required
+@team_required
+@require_GET
+def session_page_moved(request: AppRequest, session_id) -> HttpResponse:
+    """The sheet's former address, /scans/runs/<session id>/, kept for bookmarks and links
+    already sent: a permanent redirect to the session's page, its tab kept. It answers as
+    the page does (sign-in, a team, and the session must be the team's), so it tells an
+    outsider nothing the page would not."""
+    session = _session_or_404(request, session_id)
+    url = reverse("scans:session", args=[session.pk])
+    if tab := request.GET.get("tab"):
+        url += "?tab=" + (tab if tab in SESSION_SHEET_TABS else "overview")
+    return HttpResponsePermanentRedirect(url)
 
 
 urlpatterns = [
@@ -268,7 +289,8 @@ urlpatterns = [
     path("<uuid:scan_id>/activate/", scan_activate_view, name="activate"),
     path("<uuid:scan_id>/delete/", scan_delete_view, name="delete"),
     path("runs/", runs_page, name="runs"),
-    path("runs/<uuid:session_id>/", run_page, name="run"),
-    path("runs/<uuid:session_id>/stop/", run_stop_view, name="run_stop"),
-    path("runs/<uuid:session_id>/retry/", run_retry_view, name="run_retry"),
+    path("runs/<uuid:session_id>/", session_page_moved, name="session_moved"),
+    path("sessions/<uuid:session_id>/", session_page, name="session"),
+    path("sessions/<uuid:session_id>/stop/", session_stop_view, name="session_stop"),
+    path("sessions/<uuid:session_id>/retry/", session_retry_view, name="session_retry"),
 ]

@@ -163,7 +163,7 @@ def test_every_dashboard_page_works_under_the_policy(live_server, page, csp):
     FindingFactory.create_batch(2, tenant=team, asset=api, severity="medium")
     nightly = ScanFactory(tenant=team, name="Nightly")
     nightly.targets.add(api)
-    run = ScanSessionFactory(
+    session = ScanSessionFactory(
         tenant=team,
         scan=nightly,
         asset_value="github.com/alpha/api",
@@ -210,15 +210,15 @@ def test_every_dashboard_page_works_under_the_policy(live_server, page, csp):
     assert Scan.objects.filter(pk=nightly.pk).exists()
     csp.assert_none("the scans list")
     page.goto(f"{live_server.url}/scans/runs/")
-    expect(page.get_by_test_id(f"progress-{run.pk}")).to_have_text("40%")
-    type(run).objects.filter(pk=run.pk).update(progress=70)
-    expect(page.get_by_test_id(f"progress-{run.pk}")).to_have_text("70%")
+    expect(page.get_by_test_id(f"progress-{session.pk}")).to_have_text("40%")
+    type(session).objects.filter(pk=session.pk).update(progress=70)
+    expect(page.get_by_test_id(f"progress-{session.pk}")).to_have_text("70%")
     bar = page.get_by_role("progressbar").first.locator("rect")
     assert bar.get_attribute("width") == "70"
     csp.assert_none("the runs page, after a poll")
-    page.goto(f"{live_server.url}/scans/runs/{run.pk}/")
-    expect(page.get_by_test_id("run-progress")).to_have_text("70%")
-    csp.assert_none("a run")
+    page.goto(f"{live_server.url}/scans/sessions/{session.pk}/")
+    expect(page.get_by_test_id("session-progress")).to_have_text("70%")
+    csp.assert_none("a session")
 
     # The wizard's four steps: the target filter and the schedule's fields are script.
     page.goto(f"{live_server.url}/scans/new/")

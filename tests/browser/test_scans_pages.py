@@ -90,17 +90,17 @@ def test_a_member_triggers_a_scan_and_watches_its_run_live(live_server, page, sc
     expect(page.get_by_test_id("stat-completed")).to_have_text("1")
     assert page.evaluate("window.noReload") is True
 
-    page.get_by_role("link", name="View run semgrep on github.com/alpha/api").click()
-    page.wait_for_url(f"{live_server.url}/scans/runs/{session.pk}/")
+    page.get_by_role("link", name="View session semgrep on github.com/alpha/api").click()
+    page.wait_for_url(f"{live_server.url}/scans/sessions/{session.pk}/")
     expect(page.get_by_role("heading", name="semgrep on github.com/alpha/api")).to_be_visible()
-    expect(page.get_by_test_id("run-progress")).to_have_text("100%")
+    expect(page.get_by_test_id("session-progress")).to_have_text("100%")
     expect(page.locator(".timeline li").first).to_contain_text("Pending")
-    screenshot("scans-run-details")
+    screenshot("scans-session-details")
 
-    tabs = page.get_by_role("navigation", name="Run details")
+    tabs = page.get_by_role("navigation", name="Session details")
     tabs.get_by_role("link", name="Findings").click()
     expect(page.get_by_test_id("sev-high")).to_have_text("1")
-    expect(page.get_by_role("link", name="See the findings of this run")).to_have_attribute(
+    expect(page.get_by_role("link", name="See the findings of this session")).to_have_attribute(
         "href", f"/findings/?session={session.pk}"
     )
 
@@ -108,7 +108,23 @@ def test_a_member_triggers_a_scan_and_watches_its_run_live(live_server, page, sc
     expect(page.get_by_role("heading", name="Command log")).to_be_visible()
     expect(page.get_by_role("heading", name="Danger zone")).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Retry this run").click()
+    page.get_by_role("button", name="Retry this session").click()
     expect(page.get_by_role("heading", name="semgrep on github.com/alpha/api")).to_be_visible()
     expect(page.get_by_text("queued again")).to_be_visible()
     assert ScanSession.objects.filter(scan=nightly, trigger="retry").count() == 1
+    retried = ScanSession.objects.get(scan=nightly, trigger="retry")
+    page.wait_for_url(f"{live_server.url}/scans/sessions/{retried.pk}/")
+
+    # The Runs tab shows the run once, its first attempt and the retry under it.
+    page.get_by_role("link", name="← Runs").click()
+    run = page.locator(f"#run-{session.run_id}")
+    expect(run.get_by_role("row")).to_have_count(3)  # the run's head, then two sessions
+    expect(run.get_by_role("rowheader")).to_contain_text("Nightly")
+    expect(run.get_by_role("rowheader")).to_contain_text("2 sessions")
+    expect(page.get_by_test_id("stat-total")).to_have_text("1")
+    screenshot("scans-runs-with-a-retry")
+
+    # A bookmark of the sheet's former address lands on the session's page, same tab.
+    page.goto(f"{live_server.url}/scans/runs/{session.pk}/?tab=details")
+    page.wait_for_url(f"{live_server.url}/scans/sessions/{session.pk}/?tab=details")
+    expect(page.get_by_role("heading", name="Command log")).to_be_visible()

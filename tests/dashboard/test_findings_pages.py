@@ -165,9 +165,9 @@ class Filters(FindingsPageCase):
         self.assertEqual(self.listed(sort="severity"), [self.eval, self.sqli, self.lodash])
         self.assertEqual(self.listed(sort="first_seen"), [self.sqli, self.lodash, self.eval])
 
-    def test_a_session_filter_links_to_its_run(self):
+    def test_a_session_filter_links_to_its_session(self):
         response = self.client.get(LIST, {"session": self.session.pk})
-        self.assertContains(response, f'href="/scans/runs/{self.session.pk}/"')
+        self.assertContains(response, f'href="/scans/sessions/{self.session.pk}/"')
 
 
 class KeysetPagination(FindingsPageCase):
@@ -322,7 +322,7 @@ class FindingPage(FindingsPageCase):
             "<li>javascript:alert(1)</li>",  # shown, never linked
             "2 times",
             "7 times",
-            f'href="/scans/runs/{session.pk}/"',
+            f'href="/scans/sessions/{session.pk}/"',
             f'href="{LIST}?session={session.pk}"',
             "SCA",
         ]:
@@ -466,4 +466,4 @@ class FindingHistoryOfRuns(TestCase):
         user = MembershipFactory(tenant=sighting.tenant).user
         self.client.force_login(user)
         response = self.client.get(f"/findings/{sighting.finding_id}/")
-        self.assertContains(response, f"/scans/runs/{sighting.scan_session_id}/")
+        self.assertContains(response, f"/scans/sessions/{sighting.scan_session_id}/")

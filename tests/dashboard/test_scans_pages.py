@@ -1,4 +1,5 @@
-"""The scans pages: Configurations, Runs (with its polling fragment) and a run's sheet."""
+"""The scans pages: Configurations, Runs (sessions under their runs, with its polling
+fragment) and a session's sheet."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from agents.models import Command
 from scans.models import Scan, ScanSession
+from scans.selectors import SESSION_LIST_LIMIT
 from scans.services import scan_trigger, session_follow_command
 from tests.factories import (
     AgentFactory,
@@ -79,6 +81,15 @@ class ConfigurationsTab(ScansPageTestCase):
         )
         self.assertContains(response, 'href="/scans/runs/"')  # the Runs tab
         self.assertContains(response, "New scan")
+
+    def test_a_scans_last_run_shows_the_status_of_its_newest_session(self):
+        Scan.objects.filter(pk=self.nightly.pk).update(last_run_at=timezone.now())
+        ScanSessionFactory(tenant=self.team, scan=self.nightly, status="completed")
+        ScanSessionFactory(tenant=self.team, scan=self.nightly, status="failed")
+        self.client.force_login(self.member)
+        response = self.client.get(self.url)
+        self.assertEqual(response.context["rows"][0].last_session_status, "failed")
+        self.assertContains(response, '<span class="badge status-failed">failed</span>')
 
     def test_a_viewer_sees_no_action_buttons(self):
         self.client.force_login(self.viewer)
@@ -174,23 +185,28 @@ class ConfigurationsTab(ScansPageTestCase):
         self.assertEqual(len(response.context["rows"]), 30)
 
 
+def sessions_of(runs) -> list[list[ScanSession]]:
+    """The Runs tab's rows, as the sessions under each run."""
+    return [[row.session for row in run.sessions] for run in runs]
+
+
 class RunsTab(ScansPageTestCase):
     url = reverse("scans:runs")
 
-    def _run(self, **fields) -> ScanSession:
+    def _session(self, **fields) -> ScanSession:
+        """A session of its own run (each factory session gets a fresh run_id)."""
         return ScanSessionFactory(tenant=self.team, scan=self.nightly, **fields)
 
     def test_anonymous_visitors_are_sent_to_the_login_page(self):
         self.assertRedirects(self.client.get(self.url), f"{reverse('login')}?next={self.url}")
 
     def test_it_lists_only_the_current_teams_runs_newest_first(self):
-        older = self._run(status="completed", scanner_name="bandit", progress=100)
-        newer = self._run(status="running", scanner_name="semgrep", progress=40)
+        older = self._session(status="completed", scanner_name="bandit", progress=100)
+        newer = self._session(status="running", scanner_name="semgrep", progress=40)
         ScanSessionFactory(tenant=self.other_team, scan=self.secret, asset_value="bravo/secret")
         self.client.force_login(self.member)
         response = self.client.get(self.url)
-        rows = [row.session for row in response.context["rows"]]
-        self.assertEqual(rows, [newer, older])
+        self.assertEqual(sessions_of(response.context["runs"]), [[newer], [older]])
         self.assertNotContains(response, "bravo/secret")
         self.assertEqual(
             response.context["stats"],
@@ -199,13 +215,49 @@ class RunsTab(ScansPageTestCase):
         self.assertContains(response, 'aria-valuenow="40"')
         self.assertContains(response, 'href="/scans/"')  # the Configurations tab
 
+    def test_a_runs_sessions_are_listed_under_it(self):
+        workflow = ScanFactory(
+            tenant=self.team, scan_type="workflow", pipeline=[["semgrep", "gitleaks"], ["trivy"]]
+        )
+        workflow.targets.add(self.repo)
+        run = scan_trigger(scan=workflow, by=self.member)  # its first stage: two sessions
+        lone = self._session(status="completed")
+        self.client.force_login(self.member)
+        response = self.client.get(self.url)
+        self.assertEqual(sessions_of(response.context["runs"]), [[lone], run.sessions])
+        self.assertEqual(response.context["runs"][1].run_id, run.run_id)
+        self.assertContains(response, f'<tbody id="run-{run.run_id}"')
+        self.assertContains(response, "2 sessions")
+        # One run with two sessions, one active: the cards count runs, not sessions.
+        self.assertEqual(
+            response.context["stats"],
+            {"total": 2, "active": 1, "completed": 1, "failed": 0, "canceled": 0},
+        )
+
+    def test_the_cards_count_a_run_by_its_latest_attempts(self):
+        # A run decided as scans/runs.py decides it: canceled before failed before completed,
+        # from the attempts no retry replaced.
+        failed_then_retried = self._session(status="failed")
+        self._session(
+            status="completed", run_id=failed_then_retried.run_id, retry_of=failed_then_retried
+        )
+        one_failed = self._session(status="failed")
+        self._session(status="completed", run_id=one_failed.run_id)
+        one_canceled = self._session(status="canceled")
+        self._session(status="failed", run_id=one_canceled.run_id)
+        self.client.force_login(self.member)
+        stats = self.client.get(self.url).context["stats"]
+        self.assertEqual(
+            stats, {"total": 3, "active": 0, "completed": 1, "failed": 1, "canceled": 1}
+        )
+
     def test_the_page_polls_while_a_run_is_active(self):
-        self._run(status="running")
+        self._session(status="running")
         self.client.force_login(self.member)
         self.assertContains(self.client.get(self.url), 'hx-trigger="every 3s"')
 
     def test_the_poll_answers_200_while_a_run_is_active(self):
-        self._run(status="pending")
+        self._session(status="pending")
         self.client.force_login(self.member)
         response = self.client.get(self.url, **HTMX)
         self.assertEqual(response.status_code, 200)
@@ -213,7 +265,7 @@ class RunsTab(ScansPageTestCase):
         self.assertContains(response, 'hx-trigger="every 3s"')
 
     def test_the_poll_answers_286_and_stops_when_nothing_is_active(self):
-        self._run(status="completed", progress=100)
+        self._session(status="completed", progress=100)
         self.client.force_login(self.member)
         response = self.client.get(self.url, **HTMX)
         self.assertEqual(response.status_code, 286)
@@ -222,56 +274,58 @@ class RunsTab(ScansPageTestCase):
         page = self.client.get(self.url)
         self.assertNotContains(page, "hx-trigger")
 
-    def test_a_member_stops_an_active_run(self):
+    def test_a_member_stops_an_active_session(self):
         run = scan_trigger(scan=self.nightly, by=self.member)
         session = run.sessions[0]
         self.client.force_login(self.member)
-        response = self.client.post(reverse("scans:run_stop", args=[session.pk]), **HTMX)
+        response = self.client.post(reverse("scans:session_stop", args=[session.pk]), **HTMX)
         self.assertContains(response, "stopped")
         session.refresh_from_db()
         self.assertEqual(session.status, "canceled")
         self.assertEqual(Command.objects.get(scan_session=session).status, "canceled")
 
-    def test_a_member_retries_a_finished_run(self):
-        session = self._run(status="failed", asset=self.repo, asset_value=self.repo.identifier)
+    def test_a_member_retries_a_finished_session(self):
+        session = self._session(status="failed", asset=self.repo, asset_value=self.repo.identifier)
         self.client.force_login(self.member)
-        response = self.client.post(reverse("scans:run_retry", args=[session.pk]), follow=True)
+        response = self.client.post(reverse("scans:session_retry", args=[session.pk]), follow=True)
         self.assertRedirects(response, self.url)
         self.assertContains(response, "queued again")
         retried = ScanSession.objects.exclude(pk=session.pk).get()
         self.assertEqual((retried.trigger, retried.status), ("retry", "pending"))
 
-    def test_an_active_run_cannot_be_retried(self):
-        session = self._run(status="running")
+    def test_an_active_session_cannot_be_retried(self):
+        session = self._session(status="running")
         self.client.force_login(self.member)
-        response = self.client.post(reverse("scans:run_retry", args=[session.pk]), follow=True)
+        response = self.client.post(reverse("scans:session_retry", args=[session.pk]), follow=True)
         self.assertContains(response, "Not retried")
         self.assertEqual(ScanSession.objects.count(), 1)
 
     def test_a_viewer_sees_no_buttons_and_cannot_act(self):
-        session = self._run(status="running")
+        session = self._session(status="running")
         self.client.force_login(self.viewer)
         page = self.client.get(self.url)
-        self.assertNotContains(page, reverse("scans:run_stop", args=[session.pk]))
-        for name in ("run_stop", "run_retry"):
+        self.assertNotContains(page, reverse("scans:session_stop", args=[session.pk]))
+        for name in ("session_stop", "session_retry"):
             response = self.client.post(reverse(f"scans:{name}", args=[session.pk]))
             self.assertEqual(response.status_code, 403, name)
         session.refresh_from_db()
         self.assertEqual(session.status, "running")
 
-    def test_another_teams_run_is_not_found(self):
+    def test_another_teams_session_is_not_found(self):
         theirs = ScanSessionFactory(tenant=self.other_team, scan=self.secret, status="running")
         self.client.force_login(self.member)
-        for name in ("run_stop", "run_retry"):
+        for name in ("session_stop", "session_retry"):
             response = self.client.post(reverse(f"scans:{name}", args=[theirs.pk]))
             self.assertEqual(response.status_code, 404, name)
-        self.assertEqual(self.client.get(reverse("scans:run", args=[theirs.pk])).status_code, 404)
+        for name in ("session", "session_moved"):
+            response = self.client.get(reverse(f"scans:{name}", args=[theirs.pk]))
+            self.assertEqual(response.status_code, 404, name)
         theirs.refresh_from_db()
         self.assertEqual(theirs.status, "running")
 
     def test_its_query_count_does_not_grow_with_the_rows(self):
         for _ in range(2):
-            self._run(status="running")
+            self._session(status="running")
         self.client.force_login(self.member)
         self.client.get(self.url)  # warm the session
         # session, user, membership+tenant; the stat cards' aggregate; the rows with
@@ -286,12 +340,22 @@ class RunsTab(ScansPageTestCase):
             )
         with self.assertNumQueries(5):
             response = self.client.get(self.url)
-        self.assertEqual(len(response.context["rows"]), 30)
+        self.assertEqual(len(response.context["runs"]), 30)
         with self.assertNumQueries(5):
             self.client.get(self.url, **HTMX)
 
+    def test_it_says_when_it_shows_only_the_newest_sessions(self):
+        self.client.force_login(self.member)
+        ScanSessionFactory.create_batch(SESSION_LIST_LIMIT, tenant=self.team, scan=self.nightly)
+        response = self.client.get(self.url)
+        listed = sum(len(run.sessions) for run in response.context["runs"])
+        self.assertEqual(listed, SESSION_LIST_LIMIT)
+        self.assertContains(
+            response, f"The {SESSION_LIST_LIMIT} newest sessions, under their runs."
+        )
 
-class RunSheet(ScansPageTestCase):
+
+class SessionSheet(ScansPageTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -335,7 +399,7 @@ class RunSheet(ScansPageTestCase):
         )
 
     def url(self, tab: str = "") -> str:
-        base = reverse("scans:run", args=[self.session.pk])
+        base = reverse("scans:session", args=[self.session.pk])
         return f"{base}?tab={tab}" if tab else base
 
     def test_anonymous_visitors_are_sent_to_the_login_page(self):
@@ -358,7 +422,7 @@ class RunSheet(ScansPageTestCase):
         self.client.force_login(self.member)
         response = self.client.get(self.url(), **HTMX)
         self.assertEqual(response.status_code, 200)
-        self.assertContains(response, 'id="run-live"')
+        self.assertContains(response, 'id="session-live"')
         self.assertNotContains(response, "<html")
         ScanSession.objects.filter(pk=self.session.pk).update(status="completed", progress=100)
         response = self.client.get(self.url(), **HTMX)
@@ -385,7 +449,7 @@ class RunSheet(ScansPageTestCase):
         self.assertContains(response, "worker-eu-1")
         self.assertContains(response, "acknowledged → running")
         self.assertContains(response, "Danger zone")
-        self.assertContains(response, reverse("scans:run_stop", args=[self.session.pk]))
+        self.assertContains(response, reverse("scans:session_stop", args=[self.session.pk]))
 
     def test_a_viewer_sees_no_danger_zone(self):
         self.client.force_login(self.viewer)
@@ -396,34 +460,56 @@ class RunSheet(ScansPageTestCase):
     def test_stopping_from_the_sheet_comes_back_to_the_sheet(self):
         self.client.force_login(self.member)
         response = self.client.post(
-            reverse("scans:run_stop", args=[self.session.pk]), {"from": "sheet"}
+            reverse("scans:session_stop", args=[self.session.pk]), {"from": "sheet"}
         )
         self.assertRedirects(response, self.url())
         self.session.refresh_from_db()
         self.assertEqual(self.session.status, "canceled")
 
-    def test_retrying_from_the_sheet_opens_the_new_runs_sheet(self):
+    def test_the_audit_log_links_a_stopped_session_to_its_sheet(self):
+        admin = MembershipFactory(tenant=self.team, role="admin").user
+        self.client.force_login(self.member)
+        self.client.post(reverse("scans:session_stop", args=[self.session.pk]))
+        self.client.force_login(admin)
+        response = self.client.get(reverse("audit-log"))
+        self.assertContains(response, f'href="/scans/sessions/{self.session.pk}/"')
+
+    def test_retrying_from_the_sheet_opens_the_new_attempts_sheet(self):
         Command.objects.filter(pk=self.command.pk).update(status="dead")
         session_follow_command(command=Command.objects.get(pk=self.command.pk))  # it failed
         self.client.force_login(self.member)
         response = self.client.post(
-            reverse("scans:run_retry", args=[self.session.pk]), {"from": "sheet"}
+            reverse("scans:session_retry", args=[self.session.pk]), {"from": "sheet"}
         )
         retried = ScanSession.objects.get(trigger="retry")
-        self.assertRedirects(response, reverse("scans:run", args=[retried.pk]))
+        self.assertRedirects(response, reverse("scans:session", args=[retried.pk]))
 
     def test_a_retried_attempt_links_to_its_retry_and_offers_no_second_retry(self):
         Command.objects.filter(pk=self.command.pk).update(status="dead")
         session_follow_command(command=Command.objects.get(pk=self.command.pk))
         self.client.force_login(self.member)
-        self.client.post(reverse("scans:run_retry", args=[self.session.pk]))
+        self.client.post(reverse("scans:session_retry", args=[self.session.pk]))
         retried = ScanSession.objects.get(retry_of=self.session)
         old = self.client.get(self.url(), {"tab": "details"})
-        self.assertContains(old, reverse("scans:run", args=[retried.pk]))
-        self.assertNotContains(old, reverse("scans:run_retry", args=[self.session.pk]))
-        new = self.client.get(reverse("scans:run", args=[retried.pk]), {"tab": "details"})
+        self.assertContains(old, reverse("scans:session", args=[retried.pk]))
+        self.assertNotContains(old, reverse("scans:session_retry", args=[self.session.pk]))
+        new = self.client.get(reverse("scans:session", args=[retried.pk]), {"tab": "details"})
         self.assertContains(new, "a retry of")
         self.assertEqual(retried.run_id, self.session.run_id)
+
+    def test_its_former_address_redirects_here_for_good(self):
+        old = f"/scans/runs/{self.session.pk}/"
+        self.assertRedirects(
+            self.client.get(old), f"{reverse('login')}?next={old}", fetch_redirect_response=False
+        )
+        self.client.force_login(self.viewer)
+        response = self.client.get(old)
+        self.assertEqual(response.status_code, 301)
+        self.assertEqual(response["Location"], f"/scans/sessions/{self.session.pk}/")
+        response = self.client.get(old, {"tab": "details"})
+        self.assertRedirects(response, self.url("details"), status_code=301)
+        # A tab it does not know is the overview, not a value carried over.
+        self.assertEqual(self.client.get(old, {"tab": '"><b>'})["Location"], self.url("overview"))
 
     def test_another_team_cannot_open_it(self):
         self.client.force_login(self.outsider)

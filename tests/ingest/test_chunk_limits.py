@@ -16,7 +16,7 @@ from django_q.models import Schedule
 from agents.services import agent_create
 from findings.models import Finding
 from ingest.chunks import assemble
-from ingest.models import IngestChunk, IngestRun
+from ingest.models import Ingest, IngestChunk
 from ingest.tasks import expire_chunk_sets
 from tests.ingest.test_asset_identity import flat
 from tests.ingest.test_wire_protocol import Chunks
@@ -103,9 +103,7 @@ class AgentAndTeamLimits(Chunks):
     @override_settings(INGEST_TEAM_PENDING_BYTES=5000)
     def test_a_team_counts_the_chunks_of_all_its_agents_and_its_queued_reports(self):
         other, key = agent_create(tenant=self.tenant, name="other")
-        IngestRun.objects.create(
-            tenant=self.tenant, format="sarif", digest="0" * 64, size_bytes=3000
-        )
+        Ingest.objects.create(tenant=self.tenant, format="sarif", digest="0" * 64, size_bytes=3000)
         self.assertEqual(self.chunk("one", 0, 2, b"x" * 1500).status_code, 202)
         self.key = key  # the team's second agent
         response = self.chunk("two", 0, 2, b"x" * 1000)
@@ -114,9 +112,7 @@ class AgentAndTeamLimits(Chunks):
 
     @override_settings(INGEST_TEAM_PENDING_BYTES=5000, INGEST_ASYNC_THRESHOLD_BYTES=1024)
     def test_a_report_for_the_background_job_counts_against_the_team_too(self):
-        IngestRun.objects.create(
-            tenant=self.tenant, format="sarif", digest="0" * 64, size_bytes=4000
-        )
+        Ingest.objects.create(tenant=self.tenant, format="sarif", digest="0" * 64, size_bytes=4000)
         padded = {**REPORT, "metadata": {"tool_name": "semgrep", "pad": "p" * 2000}}
         response = self.send("/api/v1/agent/ingest", padded)
         self.assert_error(response, 429, "RATE_LIMITED", "team")

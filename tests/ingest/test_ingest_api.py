@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from agents.services import agent_create
 from findings.models import Asset, Finding
-from ingest.models import IngestRun
+from ingest.models import Ingest
 from scans.models import ScanSession
 from tests.agents.test_agent_auth import bearer
 from tests.factories import AssetFactory, MembershipFactory, ScanSessionFactory, TenantFactory
@@ -225,7 +225,7 @@ class AgentIngest(TestCase):
         status = bearer(self.key).get(f"{INGEST}/{ingest_id}")
         self.assertEqual(status.status_code, 201, status.content)
         self.assertEqual(status.json()["findings_created"], 30)
-        self.assertIsNone(IngestRun.objects.get(pk=ingest_id).payload)
+        self.assertIsNone(Ingest.objects.get(pk=ingest_id).payload)
 
     def test_the_status_of_another_agents_ingest_is_404(self):
         other, other_key = agent_create(tenant=self.tenant, name="other")

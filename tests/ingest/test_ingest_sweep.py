@@ -3,13 +3,14 @@ report stored after its command completed leaves the session as the command left
 
 A job is "lost" here by never running the on-commit callback that queues it (what a
 cluster killed while holding the task amounts to), and a worker "dies" midway by leaving
-its run in `processing`, as the first of the job's two transactions commits it.
+its ingest in `processing`, as the first of the job's two transactions commits it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pydoc
 import threading
 import zlib
 from datetime import timedelta
@@ -20,14 +21,15 @@ from django.db import connection, transaction
 from django.test import TestCase, TransactionTestCase, override_settings
 from django.utils import timezone
 from django_q.models import Schedule
+from django_q.tasks import async_task
 
 from agents.queue import lease_commands
 from agents.services import agent_create
 from findings.models import Finding
 from findings.services import asset_get_or_create
-from ingest.models import IngestRun, IngestStatus
+from ingest.models import Ingest, IngestStatus
 from ingest.services import ingest_submit
-from ingest.tasks import MAX_INTERRUPTIONS, ingest_runs_requeue, process_ingest_run
+from ingest.tasks import MAX_INTERRUPTIONS, ingests_requeue, process_ingest, sweep_ingests
 from scans.models import ScanSession
 from scans.services import scan_create, scan_trigger
 from tests.agents.test_agent_auth import bearer
@@ -52,94 +54,105 @@ class IngestSweep(TestCase):
     def setUp(self):
         self.now = timezone.now()
 
-    def submit_and_lose_its_job(self) -> IngestRun:
+    def submit_and_lose_its_job(self) -> Ingest:
         # Outside captureOnCommitCallbacks the job is never queued: it is lost.
-        run = ingest_submit(
+        ingest = ingest_submit(
             tenant=self.tenant, raw=_large_report(), format="flat", agent=self.agent
         )
-        self.assertEqual(run.status, IngestStatus.QUEUED)
-        return run
+        self.assertEqual(ingest.status, IngestStatus.QUEUED)
+        return ingest
 
     def sweep(self, seconds: int, *, run_new_jobs: bool = True):
         if not run_new_jobs:  # the new job is lost too
-            return ingest_runs_requeue(now=self.now + timedelta(seconds=seconds))
+            return ingests_requeue(now=self.now + timedelta(seconds=seconds))
         with self.captureOnCommitCallbacks(execute=True):
-            return ingest_runs_requeue(now=self.now + timedelta(seconds=seconds))
+            return ingests_requeue(now=self.now + timedelta(seconds=seconds))
 
-    def worker_dies_midway(self, run: IngestRun) -> None:
-        IngestRun.objects.filter(pk=run.pk).update(status=IngestStatus.PROCESSING)
+    def worker_dies_midway(self, ingest: Ingest) -> None:
+        Ingest.objects.filter(pk=ingest.pk).update(status=IngestStatus.PROCESSING)
 
     def test_it_is_scheduled_every_minute_by_one_named_schedule(self):
-        schedule = Schedule.objects.get(name="ingest-runs-sweep")
+        schedule = Schedule.objects.get(name="ingests-sweep")
         self.assertEqual(
             (schedule.func, schedule.schedule_type, schedule.minutes),
-            ("ingest.tasks.sweep_ingest_runs", "I", 1),
+            ("ingest.tasks.sweep_ingests", "I", 1),
         )
+        self.assertFalse(Schedule.objects.filter(name="ingest-runs-sweep").exists())
 
-    def test_a_run_whose_job_was_lost_gets_a_new_job_that_stores_it(self):
-        run = self.submit_and_lose_its_job()
+    def test_jobs_queued_before_the_rename_still_run_under_their_old_names(self):
+        # A queued task names its function by its dotted path (ingest/migrations/0009).
+        ingest = self.submit_and_lose_its_job()
+        async_task("ingest.tasks.process_ingest_run", str(ingest.pk))  # run at once in tests
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.COMPLETED)
+        self.assertIs(pydoc.locate("ingest.tasks.sweep_ingest_runs"), sweep_ingests)
+
+    def test_an_ingest_whose_job_was_lost_gets_a_new_job_that_stores_it(self):
+        ingest = self.submit_and_lose_its_job()
         self.assertFalse(self.sweep(PATIENCE - 1).found_work)
         with self.assertLogs("ingest.tasks", "WARNING") as logs:
             self.assertEqual(self.sweep(PATIENCE + 1).requeued, 1)
         self.assertIn("queued again", logs.output[0])
-        run.refresh_from_db()
-        self.assertEqual(run.status, IngestStatus.COMPLETED)
-        self.assertIsNone(run.error)
-        self.assertIsNone(run.payload)
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.COMPLETED)
+        self.assertIsNone(ingest.error)
+        self.assertIsNone(ingest.payload)
         self.assertEqual(Finding.objects.for_tenant(self.tenant).count(), FINDINGS)
 
-    def test_a_run_whose_worker_died_midway_is_done_again(self):
-        run = self.submit_and_lose_its_job()
-        self.worker_dies_midway(run)
+    def test_an_ingest_whose_worker_died_midway_is_done_again(self):
+        ingest = self.submit_and_lose_its_job()
+        self.worker_dies_midway(ingest)
         self.assertEqual(self.sweep(PATIENCE + 1).requeued, 1)
-        run.refresh_from_db()
-        self.assertEqual(run.status, IngestStatus.COMPLETED)
-        session = ScanSession.objects.get(pk=run.scan_session_id)
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.COMPLETED)
+        session = ScanSession.objects.get(pk=ingest.scan_session_id)
         self.assertEqual(session.findings_total, FINDINGS)
 
-    def test_it_waits_its_patience_again_before_queueing_the_same_run_twice(self):
-        run = self.submit_and_lose_its_job()
+    def test_it_waits_its_patience_again_before_queueing_the_same_ingest_twice(self):
+        ingest = self.submit_and_lose_its_job()
         self.assertEqual(self.sweep(PATIENCE + 1, run_new_jobs=False).requeued, 1)
         # The new job may still be waiting behind a long queue.
         self.assertEqual(self.sweep(PATIENCE + 100, run_new_jobs=False).requeued, 0)
         self.assertEqual(self.sweep(2 * PATIENCE + 2, run_new_jobs=False).requeued, 1)
-        run.refresh_from_db()
-        self.assertEqual(run.status, IngestStatus.QUEUED)
-        self.assertEqual((run.requeues, run.interruptions, run.error), (2, 0, None))
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.QUEUED)
+        self.assertEqual((ingest.requeues, ingest.interruptions, ingest.error), (2, 0, None))
 
     def test_a_report_that_kills_its_worker_again_and_again_is_abandoned(self):
-        run = self.submit_and_lose_its_job()
+        ingest = self.submit_and_lose_its_job()
         for attempt in range(1, MAX_INTERRUPTIONS + 1):
-            self.worker_dies_midway(run)
+            self.worker_dies_midway(ingest)
             result = self.sweep(attempt * (PATIENCE + 1), run_new_jobs=False)
             expected = (0, 1) if attempt == MAX_INTERRUPTIONS else (1, 0)
             self.assertEqual((result.requeued, result.abandoned), expected)
-        run.refresh_from_db()
-        self.assertEqual(run.status, IngestStatus.FAILED)
-        self.assertEqual(run.error["code"], "INGEST_ABANDONED")
-        self.assertIsNone(run.payload)
-        status = bearer(self.key).get(f"/api/v1/agent/ingest/{run.pk}")
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.FAILED)
+        self.assertEqual(ingest.error["code"], "INGEST_ABANDONED")
+        self.assertIsNone(ingest.payload)
+        status = bearer(self.key).get(f"/api/v1/agent/ingest/{ingest.pk}")
         self.assertEqual(status.status_code, 400)
         self.assertEqual(status.json()["error"]["code"], "INGEST_ABANDONED")
 
-    def test_a_run_waiting_behind_a_long_queue_is_never_abandoned(self):
-        run = self.submit_and_lose_its_job()
+    def test_an_ingest_waiting_behind_a_long_queue_is_never_abandoned(self):
+        ingest = self.submit_and_lose_its_job()
         for round_ in range(1, 2 * MAX_INTERRUPTIONS + 1):
             result = self.sweep(round_ * (PATIENCE + 1), run_new_jobs=False)
             self.assertEqual((result.requeued, result.abandoned), (1, 0))
-        run.refresh_from_db()
-        self.assertEqual(run.status, IngestStatus.QUEUED)
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.QUEUED)
 
-    def test_a_second_job_for_the_same_run_changes_nothing(self):
-        run = self.submit_and_lose_its_job()
-        self.assertEqual(process_ingest_run(str(run.pk)), IngestStatus.COMPLETED)
-        self.assertEqual(process_ingest_run(str(run.pk)), "gone")
-        run.refresh_from_db()
-        self.assertEqual(ScanSession.objects.get(pk=run.scan_session_id).findings_total, FINDINGS)
+    def test_a_second_job_for_the_same_ingest_changes_nothing(self):
+        ingest = self.submit_and_lose_its_job()
+        self.assertEqual(process_ingest(str(ingest.pk)), IngestStatus.COMPLETED)
+        self.assertEqual(process_ingest(str(ingest.pk)), "gone")
+        ingest.refresh_from_db()
+        self.assertEqual(
+            ScanSession.objects.get(pk=ingest.scan_session_id).findings_total, FINDINGS
+        )
         finding = Finding.objects.for_tenant(self.tenant).get(rule_id="rule.0")
         self.assertEqual(finding.occurrence_count, 1)
 
-    def test_reports_stored_in_the_request_and_finished_runs_are_left_alone(self):
+    def test_reports_stored_in_the_request_and_finished_ingests_are_left_alone(self):
         small = ingest_submit(
             tenant=self.tenant, raw=json.dumps(flat_report("high")).encode(), format="flat"
         )
@@ -154,15 +167,15 @@ class IngestSweep(TestCase):
 @pytest.mark.postgres
 @override_settings(INGEST_ASYNC_THRESHOLD_BYTES=1024, INGEST_REQUEUE_AFTER_SECONDS=PATIENCE)
 class IngestSweepAndLiveJobs(TransactionTestCase):
-    """A live job holds its run's row lock; the sweep skips what is locked (SKIP LOCKED
+    """A live job holds its ingest's row lock; the sweep skips what is locked (SKIP LOCKED
     is PostgreSQL's: the rows must be committed, hence a TransactionTestCase)."""
 
-    def test_a_run_that_a_live_job_holds_is_skipped(self):
+    def test_an_ingest_that_a_live_job_holds_is_skipped(self):
         tenant = TenantFactory()
         raw = _large_report()
-        # What a job's first transaction leaves: the run begun, the report kept. (Through
-        # ingest_submit the job would run at once: no transaction here defers it.)
-        run = IngestRun.objects.create(
+        # What a job's first transaction leaves: the ingest begun, the report kept. (Through
+        # ingest_submit the job would ingest at once: no transaction here defers it.)
+        ingest = Ingest.objects.create(
             tenant=tenant,
             format="flat",
             digest=hashlib.sha256(raw).hexdigest(),
@@ -170,13 +183,13 @@ class IngestSweepAndLiveJobs(TransactionTestCase):
             payload=zlib.compress(raw),
             status=IngestStatus.PROCESSING,
         )
-        IngestRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=1))
+        Ingest.objects.filter(pk=ingest.pk).update(created_at=timezone.now() - timedelta(hours=1))
         locked, release = threading.Event(), threading.Event()
 
         def live_job() -> None:
             try:
                 with transaction.atomic():
-                    IngestRun.objects.select_for_update().get(pk=run.pk)
+                    Ingest.objects.select_for_update().get(pk=ingest.pk)
                     locked.set()
                     release.wait(30)
             finally:
@@ -186,15 +199,15 @@ class IngestSweepAndLiveJobs(TransactionTestCase):
         holder.start()
         try:
             self.assertTrue(locked.wait(30))
-            self.assertFalse(ingest_runs_requeue().found_work)
+            self.assertFalse(ingests_requeue().found_work)
         finally:
             release.set()
             holder.join(30)
-        # Its worker is gone now: the next sweep gives it a new job (run at once here,
-        # test settings run django-q2 tasks synchronously).
-        self.assertEqual(ingest_runs_requeue().requeued, 1)
-        run.refresh_from_db()
-        self.assertEqual(run.status, IngestStatus.COMPLETED)
+        # Its worker is gone now: the next sweep gives it a new job (ingest at once here,
+        # test settings ingest django-q2 tasks synchronously).
+        self.assertEqual(ingests_requeue().requeued, 1)
+        ingest.refresh_from_db()
+        self.assertEqual(ingest.status, IngestStatus.COMPLETED)
         self.assertEqual(Finding.objects.for_tenant(tenant).count(), FINDINGS)
 
 
@@ -213,7 +226,7 @@ class BackgroundIngestAfterItsCommand(TestCase):
         (session,) = scan_trigger(scan=scan).sessions
         (command,) = lease_commands(agent=agent, limit=1)
         raw = json.dumps(flat_report(*["medium"] * FINDINGS, scan_id=str(session.pk))).encode()
-        run = ingest_submit(tenant=tenant, raw=raw, format="flat", agent=agent)
+        ingest = ingest_submit(tenant=tenant, raw=raw, format="flat", agent=agent)
         # The job reads the session first (still running), then the agent's completion
         # commits, then the job stores the report. The read is pinned to before the
         # completion: two threads could not be made to interleave so reliably.
@@ -223,32 +236,7 @@ class BackgroundIngestAfterItsCommand(TestCase):
             self.assertEqual(reply.status_code, 200, reply.content)
         self.assertEqual(ScanSession.objects.get(pk=session.pk).status, "completed")
         with mock.patch("ingest.services.session_for_ingest", return_value=read_before_completion):
-            self.assertEqual(process_ingest_run(str(run.pk)), IngestStatus.COMPLETED)
+            self.assertEqual(process_ingest(str(ingest.pk)), IngestStatus.COMPLETED)
         session.refresh_from_db()
         self.assertEqual(session.status, "completed")
         self.assertEqual((session.findings_total, session.findings_new), (FINDINGS, FINDINGS))
-
-
-class TheBookkeepingMovedOutOfError(TestCase):
-    def test_a_requeue_noted_in_error_becomes_its_columns(self):
-        from importlib import import_module
-
-        from django.apps import apps
-
-        migration = import_module("ingest.migrations.0007_ingest_runs_requeue_bookkeeping")
-        run = IngestRun.objects.create(
-            tenant=TenantFactory(),
-            format="sarif",
-            digest="0" * 64,
-            error={
-                "code": "INGEST_REQUEUED",
-                "message": "queued again",
-                "requeues": 2,
-                "interruptions": 1,
-                "requeued_at": "2026-12-01T10:00:00+00:00",
-            },
-        )
-        migration.move_bookkeeping(apps, None)
-        run.refresh_from_db()
-        self.assertEqual((run.requeues, run.interruptions, run.error), (2, 1, None))
-        self.assertEqual(run.requeued_at.isoformat(), "2026-12-01T10:00:00+00:00")

@@ -24,7 +24,7 @@ from agents.runtime.delivery import ChunkLimits, Delivery
 from agents.services import agent_create
 from findings.models import Finding, FindingSighting
 from ingest import services
-from ingest.models import IngestChunk, IngestRun
+from ingest.models import Ingest, IngestChunk
 from scans.models import ScanSession
 from tests.agents.test_agent_auth import bearer
 from tests.factories import MembershipFactory, ScanSessionFactory, TenantFactory
@@ -77,7 +77,7 @@ class RetriesOfOneDelivery(ReplayCase):
         again = self.post(report, query=f"scan_session={session.pk}")
         self.assertEqual((first["replay"], again["replay"]), (False, True))
         self.assertEqual(again["ingest_id"], first["ingest_id"])
-        self.assertEqual(IngestRun.objects.count(), 1)
+        self.assertEqual(Ingest.objects.count(), 1)
         self.assertEqual(self.finding().occurrence_count, 1)
         session.refresh_from_db()
         self.assertEqual(session.findings_total, 1)  # counted once
@@ -89,7 +89,7 @@ class RetriesOfOneDelivery(ReplayCase):
             again = self.post(report, HTTP_IDEMPOTENCY_KEY="delivery-1")
         self.assertEqual((again["replay"], again["ingest_id"]), (True, first["ingest_id"]))
         self.assertEqual(self.finding().occurrence_count, 1)
-        self.assertEqual(IngestRun.objects.get().idempotency_key, "delivery-1")
+        self.assertEqual(Ingest.objects.get().idempotency_key, "delivery-1")
 
     @override_settings(INGEST_ASYNC_THRESHOLD_BYTES=1024)
     def test_a_retry_of_a_queued_report_gets_the_same_202(self):
@@ -98,7 +98,7 @@ class RetriesOfOneDelivery(ReplayCase):
             first = self.post(report, status=202)
             again = self.post(report, status=202)
         self.assertEqual((again["replay"], again["ingest_id"]), (True, first["ingest_id"]))
-        self.assertEqual(IngestRun.objects.count(), 1)
+        self.assertEqual(Ingest.objects.count(), 1)
 
     def test_a_final_chunk_sent_again_after_its_report_was_stored_is_answered(self):
         fragment = base64.b64encode(gzip.compress(json.dumps(ris("a")).encode())).decode()
@@ -133,7 +133,7 @@ class RetriesOfOneDelivery(ReplayCase):
             again = self.post(report, HTTP_IDEMPOTENCY_KEY="race")
         self.assertEqual(len(calls), 2)
         self.assertEqual((again["replay"], again["ingest_id"]), (True, first["ingest_id"]))
-        self.assertEqual(IngestRun.objects.count(), 1)
+        self.assertEqual(Ingest.objects.count(), 1)
         self.assertEqual(self.finding().occurrence_count, 1)
 
 
@@ -198,7 +198,7 @@ class EverythingElseIsProcessed(ReplayCase):
         bad["findings"][0]["start_line"] = "three"
         self.post(bad, status=400)
         self.post(bad, status=400)
-        self.assertFalse(IngestRun.objects.exists())
+        self.assertFalse(Ingest.objects.exists())
 
 
 class KeysThatDoNotFit(ReplayCase):
@@ -221,7 +221,7 @@ class KeysThatDoNotFit(ReplayCase):
             with self.subTest(key=key):
                 reply = self.post(flat("a", targets=[SHOP]), HTTP_IDEMPOTENCY_KEY=key, status=400)
                 self.assertTrue(reply["error"]["message"].startswith("Idempotency-Key"))
-        self.assertFalse(IngestRun.objects.exists())
+        self.assertFalse(Ingest.objects.exists())
 
 
 class TheAgentProgram(ReplayCase):
@@ -256,7 +256,7 @@ class TheAgentProgram(ReplayCase):
         self.assertEqual(first, second)  # same endpoint, bytes and key
         self.assertTrue(first[2]["Idempotency-Key"])
         self.assertTrue(delivered.reply["replay"])
-        self.assertEqual(IngestRun.objects.count(), 1)
+        self.assertEqual(Ingest.objects.count(), 1)
         self.assertEqual(self.finding().occurrence_count, 1)
 
     def test_each_report_it_sends_is_a_delivery_of_its_own(self):
@@ -288,4 +288,4 @@ class TheAgentProgram(ReplayCase):
         self.assertTrue(again["replay"])
         self.assertFalse(IngestChunk.objects.exists())
         self.assertEqual(Finding.objects.for_tenant(self.tenant).count(), 3)
-        self.assertEqual(IngestRun.objects.count(), 1)
+        self.assertEqual(Ingest.objects.count(), 1)

@@ -16,9 +16,9 @@ from django.test import TestCase, override_settings
 from rest_framework.test import APIClient
 
 from findings.models import Asset, AssetDependency, Finding
-from ingest.models import IngestRun
+from ingest.models import Ingest
 from ingest.parsers import flat as flat_parser
-from ingest.tasks import process_ingest_run
+from ingest.tasks import process_ingest
 from protocol.limits import MEMORY_FACTOR, LimitExceeded, check_decoding_cost, decoding_cost
 from tests.agents.test_agent_auth import HEARTBEAT
 from tests.factories import MembershipFactory
@@ -79,7 +79,7 @@ class ReportLimitsOnTheAgentEndpoints(AgentCase):
     def test_a_dense_report_is_refused_before_it_is_queued_for_the_background_job(self):
         response = self.send(f"{INGEST}/ris", empty_findings(19), "gzip")
         self.assert_error(response, 413, "PAYLOAD_TOO_LARGE")
-        self.assertFalse(IngestRun.objects.exists())
+        self.assertFalse(Ingest.objects.exists())
 
     @override_settings(INGEST_MAX_FINDINGS=5)
     def test_more_findings_than_the_limit_is_a_413_naming_it_and_stores_nothing(self):
@@ -115,10 +115,10 @@ class ReportLimitsOnTheAgentEndpoints(AgentCase):
         padded = {**many(4), "metadata": {"tool_name": "semgrep", "pad": "x" * 2048}}
         response = self.send(INGEST, padded, query="asset=a.example")
         self.assertEqual(response.status_code, 202, response.content)
-        run = IngestRun.objects.get()
-        self.assertEqual(process_ingest_run(str(run.pk)), "failed")
+        ingest = Ingest.objects.get()
+        self.assertEqual(process_ingest(str(ingest.pk)), "failed")
         self.assert_error(
-            self.send_get(f"{INGEST}/{run.pk}"), 413, "PAYLOAD_TOO_LARGE", "more than 3"
+            self.send_get(f"{INGEST}/{ingest.pk}"), 413, "PAYLOAD_TOO_LARGE", "more than 3"
         )
         self.assert_nothing_stored()
 

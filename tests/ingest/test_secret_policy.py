@@ -60,8 +60,8 @@ GITHUB_TOKEN = "ghp_R8x2Lq7Vn4Tz9Kp3Wm6Hb1Jd5Fs0Yc2Ng8Ea"
 
 def stored_strings(tenant) -> list[str]:
     """Every string the tenant's rows hold, in every text, JSON and binary column of
-    every model that has a tenant (findings, sightings, assets, sessions, ingest runs
-    and chunks, audit events…)."""
+    every model that has a tenant (findings, sightings, assets, sessions, ingests and
+    chunks, audit events…)."""
     found: list[str] = []
     for model in apps.get_models():
         names = {f.name for f in model._meta.concrete_fields}

@@ -24,9 +24,9 @@ Verdicts, from what the agents recorded and what the database holds:
   no_lease_handed_twice          no command was leased twice (each attempt counted,
                                  each lease event logged, once)
   no_finding_lost                every fingerprint an agent sent is stored on its asset
-  every_ingest_finished          every ingest run completed (none queued or failed)
+  every_ingest_finished          every ingest completed (none queued or failed)
   sessions_count_each_report_once  each session's findings_total is what its agent sent:
-                                 a background ingest run twice would count twice
+                                 a background ingest stored twice would count twice
   every_session_completed        each scan session followed its command to the end
   no_protocol_errors             no request failed for good (after the client's retries)
   no_server_errors               no 5xx answer at all, even one the client's retry hid
@@ -85,8 +85,8 @@ class SoakSettings:
     large_findings: int = 400  # about 140 KB of RIS: over the threshold below
     large_report_every: int = 3
     async_threshold_bytes: int = 32 * 1024
-    # The ingest sweep's patience with a queued run whose job nobody holds; production
-    # waits longer (README: settings). Short here so a lost job is found within the run.
+    # The ingest sweep's patience with a queued ingest whose job nobody holds; production
+    # waits longer (README: settings). Short here so a lost job is found within the soak.
     requeue_after_seconds: int = 5
     web_workers: int = 4
     web_threads: int = 4
@@ -468,14 +468,14 @@ class SoakRun:
         both are on one cluster or each cluster holds one. Returns how many there are."""
         deadline = time.monotonic() + window
         while True:
-            processing = self.count_ingest_runs("processing")
+            processing = self.count_ingests("processing")
             if processing >= 2 or time.monotonic() >= deadline:
                 return processing
             time.sleep(0.05)
 
-    def count_ingest_runs(self, *statuses: str) -> int:
+    def count_ingests(self, *statuses: str) -> int:
         return self.topology.sql(
-            "SELECT count(*) FROM ingest_runs WHERE tenant_id = %s AND status = ANY(%s)",
+            "SELECT count(*) FROM ingests WHERE tenant_id = %s AND status = ANY(%s)",
             (self.tenant_id, list(statuses)),
         )[0][0]
 
@@ -492,7 +492,7 @@ class SoakRun:
 
         def drained() -> bool:
             nonlocal quiet_checks
-            idle = self.open_commands() == 0 and self.count_ingest_runs("queued", "processing") == 0
+            idle = self.open_commands() == 0 and self.count_ingests("queued", "processing") == 0
             quiet_checks = quiet_checks + 1 if idle else 0
             return quiet_checks >= 3
 
@@ -554,9 +554,9 @@ class SoakRun:
             for asset, found in stored.items()
             if found - ledger.sent.get(asset, set())
         }
-        runs = dict(
+        ingests = dict(
             sql(
-                "SELECT status, count(*) FROM ingest_runs WHERE tenant_id = %s GROUP BY status",
+                "SELECT status, count(*) FROM ingests WHERE tenant_id = %s GROUP BY status",
                 (tenant,),
             )
         )
@@ -607,7 +607,7 @@ class SoakRun:
             "every_command_completed_once": not not_completed and not completed_not_once,
             "no_lease_handed_twice": not leased_twice and not overlaps and not ledger.conflicts,
             "no_finding_lost": not missing,
-            "every_ingest_finished": set(runs) <= {"completed"},
+            "every_ingest_finished": set(ingests) <= {"completed"},
             "sessions_count_each_report_once": not miscounted,
             "every_session_completed": not sessions_unfinished,
             "no_protocol_errors": not ledger.errors,
@@ -645,9 +645,9 @@ class SoakRun:
             "reports_sent": ledger.reports_sync + ledger.reports_background,
             "reports_stored_in_request": ledger.reports_sync,
             "reports_stored_by_background_job": ledger.reports_background,
-            "ingest_runs_processing_when_cluster_killed": self.in_flight_at_kill,
-            "ingest_runs_requeued_by_sweep": requeued,
-            "ingest_runs_by_status": runs,
+            "ingests_processing_when_cluster_killed": self.in_flight_at_kill,
+            "ingests_requeued_by_sweep": requeued,
+            "ingests_by_status": ingests,
             "findings_sent": sum(len(v) for v in ledger.sent.values()),
             "findings_stored": sum(len(v) for v in stored.values()),
             "findings_unexpected_by_asset": unexpected,

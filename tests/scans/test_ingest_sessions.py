@@ -1,9 +1,9 @@
-"""Runs that come from a report (an upload, a one-shot CI agent), not from a scan.
+"""Sessions that come from a report (an upload, a one-shot CI agent), not from a scan.
 
 The invariant, for every such session once its report is stored: it is completed at
 100 %, and created_at ≤ started_at ≤ completed_at ≤ the time the report was stored —
-whatever times the report claims — so the run details sheet's timeline and the runs
-list read in the order things happened.
+whatever times the report claims — so the session's details sheet's timeline and the
+Runs tab read in the order things happened.
 """
 
 from __future__ import annotations
@@ -53,17 +53,17 @@ class ReportRunsTellTheTruth(TestCase):
             (session.completed_at - session.started_at) / timedelta(milliseconds=1),
         )
 
-    def test_a_ci_run_is_complete_at_100_percent_with_the_reports_own_times(self):
+    def test_a_ci_session_is_complete_at_100_percent_with_the_reports_own_times(self):
         began, ended = NOW - timedelta(minutes=3), NOW - timedelta(minutes=1)
         session = self.send(start_time=stamp(began), end_time=stamp(ended))
         self.assertEqual((session.status, session.progress), ("completed", 100))
         self.assertEqual((session.started_at, session.completed_at), (began, ended))
-        # The row was written when the report arrived; the run was created when it began.
+        # The row was written when the report arrived; the session was created when it began.
         self.assertEqual(session.created_at, began)
         self.assertEqual(session.duration_ms, 120_000)
         self.assert_in_order(session)
 
-    def test_a_report_without_times_is_a_run_that_began_and_ended_when_it_arrived(self):
+    def test_a_report_without_times_is_a_session_that_began_and_ended_when_it_arrived(self):
         session = self.send()
         self.assertEqual((session.status, session.progress), ("completed", 100))
         self.assert_in_order(session)
@@ -100,12 +100,12 @@ class ReportRunsTellTheTruth(TestCase):
         self.assertEqual((session.trigger, session.progress), ("upload", 100))
         self.assert_in_order(session)
 
-    def test_the_run_sheet_shows_100_percent_and_a_timeline_in_order(self):
+    def test_the_session_sheet_shows_100_percent_and_a_timeline_in_order(self):
         began, ended = NOW - timedelta(minutes=3), NOW - timedelta(minutes=1)
         session = self.send(start_time=stamp(began), end_time=stamp(ended))
         self.client.force_login(self.member)
-        response = self.client.get(reverse("scans:run", args=[session.pk]))
-        self.assertContains(response, '<p class="big" data-testid="run-progress">100%</p>')
+        response = self.client.get(reverse("scans:session", args=[session.pk]))
+        self.assertContains(response, '<p class="big" data-testid="session-progress">100%</p>')
         timeline = response.context["detail"].timeline
         self.assertEqual([entry.label for entry in timeline], ["Created", "Started", "Completed"])
         self.assertEqual([entry.at for entry in timeline], [began, began, ended])

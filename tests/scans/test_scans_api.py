@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.test import TestCase, override_settings
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from rediverio.services import api_token_create
@@ -91,13 +92,15 @@ class ScansApi(TestCase):
         clone = self.api.post(f"{SCANS}/{scan_id}/clone", {}, format="json")
         self.assertEqual((clone.status_code, clone.json()["name"]), (201, "nightly (copy)"))
 
-    def test_trigger_starts_a_run_and_runs_lists_it(self):
+    def test_trigger_starts_a_run_and_runs_lists_its_sessions(self):
+        # /runs is the specification's path: it lists sessions, each naming its run.
         scan_id = self.create().json()["id"]
         started = self.api.post(f"{SCANS}/{scan_id}/trigger")
         self.assertEqual(started.status_code, 201, started.content)
         self.assertEqual(len(started.json()["sessions"]), 1)
-        runs = self.api.get(f"{SCANS}/{scan_id}/runs").json()
-        self.assertEqual(runs[0]["run_id"], started.json()["run_id"])
+        sessions = self.api.get(f"{SCANS}/{scan_id}/runs").json()
+        self.assertEqual([s["id"] for s in sessions], [started.json()["sessions"][0]["id"]])
+        self.assertEqual(sessions[0]["run_id"], started.json()["run_id"])
 
     @override_settings(SCAN_TRIGGER_RATE="2/min")
     def test_manual_triggers_are_rate_limited(self):
@@ -117,7 +120,7 @@ class ScansApi(TestCase):
         retried = self.api.post(f"/api/v1/scan-sessions/{session_id}/retry")
         self.assertEqual((retried.status_code, retried.json()["trigger"]), (201, "retry"))
 
-    def test_stats_count_scans_and_runs(self):
+    def test_stats_count_scans_and_sessions(self):
         scan_id = self.create().json()["id"]
         self.create(name="paused", status="paused")
         self.api.post(f"{SCANS}/{scan_id}/trigger")
@@ -130,12 +133,24 @@ class ScansApi(TestCase):
                 "active": 1,
                 "paused": 1,
                 "disabled": 0,
+                "sessions_total": 1,
+                "sessions_active": 1,
+                "sessions_completed": 0,
+                "sessions_failed": 0,
+                # The former names of the sessions' counts, kept for their clients.
                 "runs_total": 1,
                 "runs_active": 1,
                 "runs_completed": 0,
                 "runs_failed": 0,
             },
         )
+
+    def test_the_schema_marks_the_former_names_of_the_stats_deprecated(self):
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+        fields = schema["components"]["schemas"]["ScanStats"]["properties"]
+        deprecated = {name for name, field in fields.items() if field.get("deprecated")}
+        self.assertEqual(deprecated, {"runs_total", "runs_active", "runs_completed", "runs_failed"})
+        self.assertIn("sessions_total", fields)
 
     def test_the_schedule_preview_lists_the_next_runs(self):
         preview = self.api.post(

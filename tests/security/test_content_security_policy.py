@@ -81,7 +81,7 @@ class TheHeader(TestCase):
             f"/findings/{self.finding.pk}/",
             "/scans/",
             "/scans/runs/",
-            f"/scans/runs/{self.session.pk}/",
+            f"/scans/sessions/{self.session.pk}/",
             f"/scans/new/{self.draft.pk}/basic/",
             "/agents/",
             f"/agents/{self.agent.pk}/",

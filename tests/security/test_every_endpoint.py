@@ -37,7 +37,7 @@ from tests.factories import (
     AssetFactory,
     CommandFactory,
     FindingFactory,
-    IngestRunFactory,
+    IngestFactory,
     MembershipFactory,
     ScanDraftFactory,
     ScanFactory,
@@ -68,9 +68,11 @@ PAGES: dict[str, dict[str, Role]] = {
     "scans/<uuid:scan_id>/activate/": {"POST": MEMBER},
     "scans/<uuid:scan_id>/delete/": {"POST": MEMBER},
     "scans/runs/": {"GET": VIEWER},
+    # The session sheet's former address: a permanent redirect, behind the page's checks.
     "scans/runs/<uuid:session_id>/": {"GET": VIEWER},
-    "scans/runs/<uuid:session_id>/stop/": {"POST": MEMBER},
-    "scans/runs/<uuid:session_id>/retry/": {"POST": MEMBER},
+    "scans/sessions/<uuid:session_id>/": {"GET": VIEWER},
+    "scans/sessions/<uuid:session_id>/stop/": {"POST": MEMBER},
+    "scans/sessions/<uuid:session_id>/retry/": {"POST": MEMBER},
     "findings/": {"GET": VIEWER},
     "findings/triage/": {"POST": MEMBER},
     "findings/<uuid:finding_id>/": {"GET": VIEWER},
@@ -210,7 +212,7 @@ def row_for(param: str, team: Team, user) -> str:
         "agent_id": lambda: AgentFactory(tenant=tenant),
         "profile_id": lambda: ScanProfileFactory(tenant=tenant),
         "draft_id": lambda: ScanDraftFactory(tenant=tenant, created_by=user),
-        "ingest_id": lambda: IngestRunFactory(tenant=tenant, agent=team.agent),
+        "ingest_id": lambda: IngestFactory(tenant=tenant, agent=team.agent),
         "command_id": lambda: _leased_command(team),
     }
     return str(makers[param]().pk)
