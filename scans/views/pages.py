@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from rediverio.http import AppRequest, View, role_required, team_required
+from rediverio.http import AppRequest, role_required, team_required
 from rediverio.models import Role
 from scans.models import ScanStatus
 from scans.selectors import (
@@ -132,26 +132,31 @@ def scan_trigger_view(request: AppRequest, scan_id) -> HttpResponse:
     return _after_scan_action(request)
 
 
-def _status_action(status: str, done: str) -> View:
-    @login_required
-    @team_required
-    @member_required
-    @require_POST
-    def view(request: AppRequest, scan_id) -> HttpResponse:
-        scan = _scan_or_404(request, scan_id)
-        try:
-            scan_set_status(scan=scan, status=status, by=request.user)
-        except ScanInvalid as exc:
-            messages.error(request, f"{scan.name} was not {done}: {exc.message}.")
-        else:
-            messages.success(request, f"{scan.name} {done}.")
-        return _after_scan_action(request)
-
-    return view
+@login_required
+@team_required
+@member_required
+@require_POST
+def scan_pause_view(request: AppRequest, scan_id) -> HttpResponse:
+    return _set_status(request, scan_id, ScanStatus.PAUSED, "paused")
 
 
-scan_pause_view = _status_action(ScanStatus.PAUSED, "paused")
-scan_activate_view = _status_action(ScanStatus.ACTIVE, "activated")
+@login_required
+@team_required
+@member_required
+@require_POST
+def scan_activate_view(request: AppRequest, scan_id) -> HttpResponse:
+    return _set_status(request, scan_id, ScanStatus.ACTIVE, "activated")
+
+
+def _set_status(request: AppRequest, scan_id, status: str, done: str) -> HttpResponse:
+    scan = _scan_or_404(request, scan_id)
+    try:
+        scan_set_status(scan=scan, status=status, by=request.user)
+    except ScanInvalid as exc:
+        messages.error(request, f"{scan.name} was not {done}: {exc.message}.")
+    else:
+        messages.success(request, f"{scan.name} {done}.")
+    return _after_scan_action(request)
 
 
 @login_required
