@@ -54,6 +54,16 @@ class ASetIsOneReport(Chunks):
         self.assert_error(response, 400, "VALIDATION_ERROR", "at most 2 chunks")
         self.assertIn("total_chunks", response.json()["error"]["details"])
 
+    def test_a_chunk_costs_the_same_queries_however_many_came_before(self):
+        def queries_for_chunk(report_id: str, before: int) -> int:
+            for index in range(before):
+                self.chunk(report_id, index, 50, b"x")
+            with CaptureQueriesContext(connection) as queries:
+                self.assertEqual(self.chunk(report_id, before, 50, b"x").status_code, 202)
+            return len(queries)
+
+        self.assertEqual(queries_for_chunk("few", 1), queries_for_chunk("many", 20))
+
     def test_the_sizes_are_counted_without_reading_a_chunk(self):
         parts = [b"x" * 1000] * 5
         for index, part in enumerate(parts[:4]):
