@@ -328,6 +328,17 @@ class FindingPage(FindingsPageCase):
         ]:
             self.assertContains(response, text, html=False, msg_prefix=text)
 
+    def test_a_secret_shows_its_weakness_without_empty_vulnerability_rows(self):
+        secret = FindingFactory(
+            tenant=self.team, finding_type="secret", cwe_ids=["CWE-798"], cve_id=""
+        )
+        self.client.force_login(self.viewer)
+        response = self.client.get(detail(secret))
+        self.assertContains(response, '<h2 id="vuln-h">Weakness</h2>', html=False)
+        self.assertContains(response, "CWE-798")
+        for row in ("<dt>CVE</dt>", "<dt>CVSS</dt>", "<dt>EPSS</dt>", "<dt>Package</dt>"):
+            self.assertNotContains(response, row, html=False, msg_prefix=row)
+
     def test_a_url_location_is_linked_only_when_it_is_http(self):
         web = FindingFactory(tenant=self.team, file_path="", url="https://shop.example/login")
         odd = FindingFactory(tenant=self.team, file_path="", url="javascript:alert(1)")
