@@ -1,18 +1,29 @@
 """How agents authenticate: an API key `rdv_…`, sent as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`. Only the key's SHA-256 digest and visible prefix are stored."""
+or `X-API-Key: <key>`. Only the key's SHA-256 digest and visible prefix are stored.
+
+`AgentApiView` is the base of every endpoint an agent calls (the protocol in
+agents/api/protocol.py, reports in ingest/api/views.py), as `TenantApiView`
+(rediverio/api_auth.py) is of those people call."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 from agents.models import Agent, AgentHealth, AgentKey, AgentStatus
 from agents.queue import SILENT_HEALTH, agent_sighting_record, sighting_is_due
+from rediverio.api_auth import require_module
+from rediverio.api_errors import ApiAutoSchema, refuse_null_characters
+from rediverio.body import EncodedJSONParser
 from rediverio.secrets import (
     bearer_token,
     generate_secret,
@@ -88,6 +99,54 @@ def agent_seen(*, agent: Agent, now: datetime | None = None) -> bool:
     if agent.health in SILENT_HEALTH:
         agent.health = AgentHealth.ONLINE
     return True
+
+
+# ------------------------------------------------------------- the agent API's base view
+
+
+class IsAgent(BasePermission):
+    def has_permission(self, request: Request, view) -> bool:
+        if not isinstance(request.user, Agent):
+            return False
+        require_module(request.user.tenant, getattr(view, "required_module", None))
+        return True
+
+
+class AgentRateThrottle(SimpleRateThrottle):
+    """Per-agent request rate (AGENT_RATE_LIMIT, e.g. "100/s")."""
+
+    scope = "agent"
+
+    def get_rate(self) -> str:
+        return settings.AGENT_RATE_LIMIT
+
+    def get_cache_key(self, request: Request, view) -> str | None:
+        if isinstance(request.user, Agent):
+            return f"throttle_agent_{request.user.pk}"
+        return None
+
+
+class AgentApiView(APIView):
+    authentication_classes = [AgentKeyAuthentication]
+    permission_classes = [IsAgent]
+    throttle_classes = [AgentRateThrottle]
+    # Every agent call may come gzip- or zstd-encoded, as the reference SDK sends it, and
+    # is read under INGEST_MAX_BYTES rather than Django's 2.5 MB (rediverio/body.py).
+    parser_classes = [EncodedJSONParser]
+    required_module: str | None = "scans"
+    schema = ApiAutoSchema()
+    # Every authenticated call is a sign of life (agents/auth.py agent_seen); the
+    # heartbeat records it itself, with the health the agent reports, in its one UPDATE.
+    records_sighting = True
+
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        if self.records_sighting and isinstance(request.user, Agent):
+            agent_seen(agent=request.user)
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_null_characters(request.query_params)
 
 
 class AgentKeyScheme(OpenApiAuthenticationExtension):

@@ -43,17 +43,21 @@ from agents.models import (
 )
 from agents.selection import CONTROL_TYPES, WORK_TYPES, commands_for_agent
 from protocol.commands import CancelCommand
+from rediverio.errors import Conflict
 from rediverio.lib.db import column_of, concrete_field
 from rediverio.models import Tenant
 
 HELD_STATUSES = (CommandStatus.ACKNOWLEDGED, CommandStatus.RUNNING)
 
 
-class QueueError(Exception):
+class QueueError(Conflict):
+    """A lifecycle call the command's state refuses (the API answers 409, or 404)."""
+
     code = "QUEUE_ERROR"
 
 
 class CommandNotFound(QueueError):
+    status = 404
     code = "NOT_FOUND"
 
 

@@ -14,18 +14,19 @@ from agents.models import Agent, AgentHealth, AgentKey, AgentStatus, AgentType, 
 from agents.queue import agent_commands_release
 from protocol.capabilities import capabilities_of
 from rediverio.audit import audit_record, changes_between
+from rediverio.errors import Conflict, PlanLimitReached
 from rediverio.models import AuditAction, Tenant
 from rediverio.secrets import digest_secret, visible_prefix
 
 MAX_ACTIVE_KEYS_PER_AGENT = 2
 
 
-class AgentLimitReached(Exception):
+class AgentLimitReached(PlanLimitReached):
     pass
 
 
-class TooManyAgentKeys(Exception):
-    pass
+class TooManyAgentKeys(Conflict):
+    code = "TOO_MANY_KEYS"
 
 
 @transaction.atomic

@@ -3,11 +3,12 @@ shown once), disabling or revoking one, and why one cannot run a given scan."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.forms import AgentForm
@@ -17,16 +18,14 @@ from agents.services import AgentLimitReached, agent_create, agent_update
 from rediverio.http import AppRequest, role_required, team_required
 from rediverio.lib.validation import describe_validation_error
 from rediverio.models import Role
+from rediverio.tenancy import get_for_tenant_or_404
 from scans.models import Scan
 
 manage_agents = role_required(Role.ADMIN, "Managing agents")
 
 
-def _agent(request: AppRequest, agent_id) -> Agent:
-    try:
-        return get_object_or_404(Agent.objects.for_tenant(request.tenant), pk=agent_id)
-    except ValidationError as exc:
-        raise Http404 from exc
+def _agent(request: AppRequest, agent_id: UUID) -> Agent:
+    return get_for_tenant_or_404(Agent.objects.all(), request.tenant, agent_id)
 
 
 @team_required
@@ -65,7 +64,7 @@ def agent_register(request: AppRequest) -> HttpResponse:
 
 @team_required
 @require_GET
-def agent_page(request: AppRequest, agent_id) -> HttpResponse:
+def agent_page(request: AppRequest, agent_id: UUID) -> HttpResponse:
     agent = _agent(request, agent_id)
     scans = Scan.objects.for_tenant(request.tenant).order_by("name")
     chosen = (
@@ -92,38 +91,32 @@ def _is_uuid(value) -> bool:
     return True
 
 
-def _status_action(status: str, done: str):
-    @team_required
-    @require_POST
-    @manage_agents
-    def action(request: AppRequest, agent_id) -> HttpResponse:
-        agent = _agent(request, agent_id)
-        if agent.status == AgentStatus.REVOKED:
-            messages.error(request, f"{agent.name} is revoked; register a new agent instead.")
-        else:
-            agent_update(agent=agent, changes={"status": status}, by=request.user)
-            messages.success(request, f"{agent.name} {done}.")
-        return redirect("agents:detail", agent_id=agent.pk)
-
-    return action
+def _set_status(request: AppRequest, agent_id: UUID, status: str, done: str) -> HttpResponse:
+    agent = _agent(request, agent_id)
+    if agent.status == AgentStatus.REVOKED:
+        messages.error(request, f"{agent.name} is revoked; register a new agent instead.")
+    else:
+        agent_update(agent=agent, changes={"status": status}, by=request.user)
+        messages.success(request, f"{agent.name} {done}.")
+    return redirect("agents:detail", agent_id=agent.pk)
 
 
-app_name = "agents"
-urlpatterns = [
-    path("", agents_page, name="list"),
-    path("register/", agent_register, name="register"),
-    path("<str:agent_id>/", agent_page, name="detail"),
-    path(
-        "<str:agent_id>/disable/",
-        _status_action(AgentStatus.DISABLED, "is disabled"),
-        name="disable",
-    ),
-    path(
-        "<str:agent_id>/enable/",
-        _status_action(AgentStatus.ACTIVE, "is active again"),
-        name="enable",
-    ),
-    path(
-        "<str:agent_id>/revoke/", _status_action(AgentStatus.REVOKED, "is revoked"), name="revoke"
-    ),
-]
+@team_required
+@require_POST
+@manage_agents
+def agent_disable(request: AppRequest, agent_id: UUID) -> HttpResponse:
+    return _set_status(request, agent_id, AgentStatus.DISABLED, "is disabled")
+
+
+@team_required
+@require_POST
+@manage_agents
+def agent_enable(request: AppRequest, agent_id: UUID) -> HttpResponse:
+    return _set_status(request, agent_id, AgentStatus.ACTIVE, "is active again")
+
+
+@team_required
+@require_POST
+@manage_agents
+def agent_revoke(request: AppRequest, agent_id: UUID) -> HttpResponse:
+    return _set_status(request, agent_id, AgentStatus.REVOKED, "is revoked")

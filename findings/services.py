@@ -17,13 +17,14 @@ from findings.models import Asset, Finding, FindingStatus
 from findings.rules.assets import normalize_asset
 from findings.stats import assets_refresh_stats
 from rediverio.audit import audit_record, audit_record_many
+from rediverio.errors import PlanLimitReached
 from rediverio.models import AuditAction, Tenant
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-class AssetLimitReached(Exception):
+class AssetLimitReached(PlanLimitReached):
     """The team's plan allows no more assets (its `max_assets`)."""
 
 

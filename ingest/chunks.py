@@ -30,11 +30,11 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from ingest.body import too_large
 from ingest.models import Ingest, IngestChunk, IngestStatus
 from ingest.parsers import flat
 from protocol.limits import check_decoding_cost
 from rediverio.api_errors import ApiError
+from rediverio.body import too_large
 
 EXPIRE_BATCH = 500
 BUSY_RETRY_SECONDS = 60

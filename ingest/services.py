@@ -33,8 +33,9 @@ from ingest.chunks import check_team_room
 from ingest.models import Ingest, IngestStatus
 from ingest.parsers import flat, ris, shape
 from ingest.pipeline import ingest_report, is_anonymous_asset
-from protocol.limits import LimitExceeded, ReportLimits, check_decoding_cost, reading
-from protocol.report import Report, ReportError, ReportTarget
+from protocol.limits import ReportLimits, check_decoding_cost, reading
+from protocol.report import Report, ReportTarget
+from rediverio.errors import Conflict
 from rediverio.metrics import FINDINGS_INGESTED, INGEST_BATCH_SIZE, INGEST_DURATION
 from rediverio.models import Tenant
 from scans.models import ScanSession
@@ -72,8 +73,10 @@ def _parse(raw: bytes, format: str | None) -> Report:
     return parse_report(raw, format)
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(Conflict):
     """An `Idempotency-Key` already used for another report, or by another sender."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
 
 
 def ingest_submit(
@@ -182,13 +185,6 @@ def ingest_for_key(*, tenant: Tenant, idempotency_key: str, agent=None, user=Non
 def ingest_enqueue(ingest_id) -> None:
     """Queue the background job that stores a kept report (ingest/tasks.py)."""
     async_task("ingest.tasks.process_ingest", str(ingest_id))
-
-
-def failure(exc: ReportError | LimitExceeded) -> dict:
-    """The error of a report refused: invalid (400) or beyond a limit (413)."""
-    if isinstance(exc, LimitExceeded):
-        return {"code": "PAYLOAD_TOO_LARGE", "message": exc.message, "details": exc.details}
-    return {"code": "VALIDATION_ERROR", "message": str(exc), "details": {"errors": exc.errors}}
 
 
 @transaction.atomic

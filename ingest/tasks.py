@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from ingest.chunks import chunks_expire
 from ingest.models import Ingest, IngestStatus
-from ingest.services import failure, ingest_enqueue, ingest_store
+from ingest.services import ingest_enqueue, ingest_store
 from protocol.limits import LimitExceeded
 from protocol.report import ReportError
 
@@ -54,7 +54,7 @@ def process_ingest(ingest_id: str) -> str:
             ingest_store(ingest, raw)  # a savepoint: a bad report rolls back only its own writes
         except (ReportError, LimitExceeded) as exc:
             ingest.status = IngestStatus.FAILED
-            ingest.error = failure(exc)
+            ingest.error = exc.error()
             ingest.completed_at = timezone.now()
             ingest.payload = None
             ingest.save()

@@ -45,7 +45,10 @@ MEMORY_ALLOWANCE = 16 * 1024 * 1024
 
 class LimitExceeded(Exception):
     """A report beyond one of its limits. `limit` names it (a setting's name on the
-    server), `value` is the limit and `message` says what to do."""
+    server), `value` is the limit and `message` says what to do. The server answers it
+    with `status` and the body `{"error": error()}`."""
+
+    status = 413
 
     def __init__(self, limit: str, value: int, message: str):
         self.limit, self.value, self.message = limit, value, message
@@ -54,6 +57,9 @@ class LimitExceeded(Exception):
     @property
     def details(self) -> dict:
         return {"limit": self.limit, "limit_value": self.value}
+
+    def error(self) -> dict:
+        return {"code": "PAYLOAD_TOO_LARGE", "message": self.message, "details": self.details}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,13 +31,23 @@ from protocol.limits import counted
 
 class ReportError(ValueError):
     """The input is not a report we can store. `path` names the field at fault, e.g.
-    `findings[3].severity`; `errors` may list several problems."""
+    `findings[3].severity`; `errors` may list several problems. The server answers it
+    with `status` and the body `{"error": error()}`."""
+
+    status = 400
 
     def __init__(self, message: str, *, path: str = "", errors: list[dict] | None = None):
         self.message = message
         self.path = path
         self.errors = errors or ([{"path": path, "message": message}] if path else [])
         super().__init__(f"{path}: {message}" if path else message)
+
+    def error(self) -> dict:
+        return {
+            "code": "VALIDATION_ERROR",
+            "message": str(self),
+            "details": {"errors": self.errors},
+        }
 
 
 @dataclass(slots=True)

@@ -1,4 +1,8 @@
-"""One error shape for every API response: {"error": {"code", "message", "details"}}."""
+"""One error shape for every API response: {"error": {"code", "message", "details"}}.
+
+A service's refusal (`rediverio/errors.py`, `ServiceError`) and a report's (protocol's
+`ReportError`, `LimitExceeded`) are mapped here, once: API views call services without
+catching what they refuse."""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from protocol.limits import LimitExceeded
+from protocol.report import ReportError
+from rediverio.errors import ServiceError
 from rediverio.logs import current_request_id
 
 _CODES: dict[type[exceptions.APIException], str] = {
@@ -69,6 +76,11 @@ def _first_message(detail: Any, path: str = "") -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ServiceError):
+        exc = ApiError(exc.status, exc.code, str(exc), exc.details)
+    elif isinstance(exc, ReportError | LimitExceeded):  # a report refused (protocol/)
+        error = exc.error()
+        exc = ApiError(exc.status, error["code"], error["message"], error["details"])
     response = exception_handler(exc, context)
     if response is None:
         return None

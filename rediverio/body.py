@@ -9,7 +9,7 @@ zip bomb is cut off at the limit instead of filling memory. Every refusal is an 
 so it has the API's error shape.
 
 `EncodedJSONParser` puts the same reading behind DRF's `request.data` for the agent API
-(agents/api/protocol.py, AgentApiView).
+(agents/auth.py, AgentApiView).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework.parsers import BaseParser, MultiPartParser
 
-from protocol.limits import LimitExceeded, check_decoding_cost
+from protocol.limits import check_decoding_cost
 from rediverio.api_errors import ApiError
 
 READ_CHUNK = 1 << 20
@@ -176,10 +176,7 @@ class EncodedJSONParser(BaseParser):
         raw = read_stream(stream, encoding, limit, "message")
         if not raw.strip():
             return {}
-        try:
-            check_decoding_cost(raw)
-        except LimitExceeded as exc:
-            raise ApiError(413, "PAYLOAD_TOO_LARGE", exc.message, exc.details) from exc
+        check_decoding_cost(raw)  # LimitExceeded: the API's 413 (rediverio/api_errors.py)
         # Plain json, NUL characters kept: the serializers of these calls refuse them by
         # field (reports, which store them as U+FFFD, read their bodies themselves).
         # NaN and ±Infinity refused, as DRF's own JSON parser does: Python's json reads

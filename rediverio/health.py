@@ -25,7 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from agents.metrics import QueueAndAgentsCollector
+from rediverio.metrics import SCRAPE_COLLECTORS
 
 TICK_SCHEDULE = "scans-tick"
 TICK_FRESHNESS = timedelta(minutes=2)
@@ -93,9 +93,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-_DATABASE_COLLECTOR = QueueAndAgentsCollector()
-
-
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -104,7 +101,8 @@ def _registry() -> CollectorRegistry:
     else:
         for collector in list(REGISTRY._collector_to_names):
             registry.register(collector)
-    registry.register(_DATABASE_COLLECTOR)
+    for collector in SCRAPE_COLLECTORS:
+        registry.register(collector)
     return registry
 
 

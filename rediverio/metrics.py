@@ -9,13 +9,20 @@ the host, under `make run` var/metrics/ (emptied at each start) for the web serv
 the cluster. It must be set before a process imports prometheus_client, hence in the
 environment, never in settings. Without it each process counts alone and /metrics shows
 only the web process's counts. Gauges of shared state (queue depth, agents…) are read
-from the database when scraped (agents/metrics.py); the endpoint is in
+from the database when scraped, by the collectors apps add to SCRAPE_COLLECTORS when
+Django starts them (agents/apps.py adds agents/metrics.py's); the endpoint is in
 rediverio/health.py.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Histogram
+
+# Collectors /metrics runs at each scrape besides the counters (prometheus_client's
+# `collect()` protocol); an app appends its own from its AppConfig.ready().
+SCRAPE_COLLECTORS: list[Any] = []
 
 SCANS_SCHEDULED = Counter(
     "scans_scheduled", "Scan runs started, by trigger (scheduled, catch_up, manual…)", ["trigger"]

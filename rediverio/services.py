@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from rediverio.api_auth import generate_api_token
+from rediverio.errors import PlanLimitReached
 from rediverio.models import ApiToken, Membership, Plan, Role, Tenant
 from rediverio.secrets import digest_secret, visible_prefix
 
@@ -25,7 +26,7 @@ def tenant_create(
     return tenant
 
 
-class MemberLimitReached(Exception):
+class MemberLimitReached(PlanLimitReached):
     """The team's plan allows no more members (its `max_members`)."""
 
 

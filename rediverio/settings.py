@@ -324,7 +324,7 @@ SPECTACULAR_SETTINGS = {
         "AgentHealthEnum": "agents.models.AgentHealth",
         "CommandTypeEnum": "agents.models.CommandType",
         "CommandStatusEnum": "agents.models.CommandStatus",
-        "ReportedAgentStatusEnum": "agents.api.protocol.REPORTED_STATUSES",
+        "ReportedAgentStatusEnum": "agents.api.serializers.REPORTED_STATUSES",
     },
 }
 

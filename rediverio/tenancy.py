@@ -2,20 +2,25 @@
 
 `TenantOwned` gives a model its non-null `tenant` and a queryset whose `for_tenant`
 is the one way views, services and the admin narrow rows to a team. Nothing in the
-code reads tenant data with a bare `.objects.all()`.
+code reads tenant data with a bare `.objects.all()`. `get_for_tenant_or_404` is the one
+way a view (page or API) fetches the row its path names: the id arrives as a UUID (every
+id in a URL pattern uses the `uuid` converter), so a malformed id never reaches it.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.db import models
+from django.http import Http404
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     from rediverio.models import Tenant
+
+Row = TypeVar("Row", bound=models.Model)
 
 
 class TenantQuerySet(models.QuerySet):
@@ -44,3 +49,17 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+def get_for_tenant_or_404(
+    rows: models.QuerySet[Row], tenant: Tenant, pk: uuid.UUID, **filters
+) -> Row:
+    """The row `pk` names among the team's `rows` (a queryset, so the caller picks its
+    joins), or a 404: another team's id answers exactly as an id that never existed.
+    DRF answers the Http404 as the API's NOT_FOUND error."""
+    if tenant is None:  # as in for_tenant: never every team's rows
+        raise ValueError("get_for_tenant_or_404() needs a tenant")
+    row = rows.filter(tenant=tenant, pk=pk, **filters).first()
+    if row is None:
+        raise Http404(f"No such {rows.model._meta.verbose_name}.")
+    return row

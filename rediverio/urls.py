@@ -5,6 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import findings.urls
+import scans.urls
 from rediverio import health, views
 
 urlpatterns = [
@@ -16,11 +18,11 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("team/", views.tenant_switch, name="tenant-switch"),
-    path("scans/", include("scans.views.urls")),
-    path("findings/", include("findings.views.urls")),
-    path("agents/", include("agents.views")),
-    path("assets/", include("findings.views.assets")),
-    path("profiles/", include("scans.views.profiles")),
+    path("scans/", include("scans.urls")),
+    path("profiles/", include((scans.urls.profile_urlpatterns, "profiles"))),
+    path("findings/", include("findings.urls")),
+    path("assets/", include((findings.urls.asset_urlpatterns, "assets"))),
+    path("agents/", include("agents.urls")),
     path("audit/", views.audit_log, name="audit-log"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

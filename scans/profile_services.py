@@ -16,6 +16,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from rediverio.audit import audit_record, changes_between
+from rediverio.errors import Conflict, InputInvalid, NotAllowed
 from rediverio.models import AuditAction, Tenant
 from scans.models import Intensity, Scan, ScanProfile
 from scans.quality_gate import QualityGate
@@ -39,15 +40,17 @@ assert _name_length is not None  # a CharField has one
 NAME_MAX_LENGTH: int = _name_length
 
 
-class ScanProfileNameTaken(Exception):
-    pass
+class ScanProfileNameTaken(InputInvalid):
+    def __init__(self, name: str) -> None:
+        super().__init__("name", f"A scan profile of this team is already named {name!r}.")
 
 
-class ToolsConfigRefused(ValueError):
+class ToolsConfigRefused(InputInvalid):
     """Tool options the caller's role may not set (scans/scanner_config.py), per field."""
 
     def __init__(self, refusals: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {why}" for field, why in refusals.items()))
+        field, why = next(iter(refusals.items()))
+        super().__init__(field, why, {field: [why] for field, why in refusals.items()})
         self.refusals = refusals
 
 
@@ -59,16 +62,24 @@ def _check_tools_config(*, tenant: Tenant, by, tools_config, before: dict | None
         raise ToolsConfigRefused(refusals)
 
 
-class SystemProfileReadOnly(Exception):
-    pass
+class SystemProfileReadOnly(NotAllowed):
+    code = "SYSTEM_PROFILE"
+
+    def __init__(self, profile: ScanProfile) -> None:
+        super().__init__(
+            f"{profile.name} is a system profile and read-only; clone it to change it."
+        )
 
 
-class ScanProfileInUse(Exception):
+class ScanProfileInUse(Conflict):
+    code = "PROFILE_IN_USE"
+
     def __init__(self, profile: ScanProfile, scan_names: list[str]) -> None:
         shown = ", ".join(scan_names[:5]) + (", …" if len(scan_names) > 5 else "")
         super().__init__(
             f"{profile.name} is used by {len(scan_names)} scan(s) ({shown}); "
-            "move them to another profile first."
+            "move them to another profile first.",
+            {"scans": scan_names},
         )
         self.scan_names = scan_names
 
@@ -84,7 +95,7 @@ def _ensure_name_free(*, tenant: Tenant, name: str, exclude: ScanProfile | None 
     if exclude is not None:
         clash = clash.exclude(pk=exclude.pk)
     if clash.exists():
-        raise ScanProfileNameTaken(f"A scan profile of this team is already named {name!r}.")
+        raise ScanProfileNameTaken(name)
 
 
 def _clear_default(*, tenant: Tenant, keep: ScanProfile | None = None) -> None:
@@ -149,7 +160,7 @@ def scan_profile_update(
     """Apply validated changes. `is_default: true` moves the default here; `false` on
     the default leaves the team without one."""
     if profile.is_system:
-        raise SystemProfileReadOnly(f"{profile.name} is a system profile; clone it to change it.")
+        raise SystemProfileReadOnly(profile)
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
@@ -205,7 +216,7 @@ def scan_profile_set_default(*, profile: ScanProfile, by=None) -> ScanProfile:
 @transaction.atomic
 def scan_profile_delete(*, profile: ScanProfile, by=None) -> None:
     if profile.is_system:
-        raise SystemProfileReadOnly(f"{profile.name} is a system profile; it cannot be deleted.")
+        raise SystemProfileReadOnly(profile)
     audit_record(tenant=profile.tenant, by=by, action=AuditAction.PROFILE_DELETED, target=profile)
     try:
         profile.delete()

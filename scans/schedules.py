@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
+from rediverio.errors import InputInvalid
+
 SCHEDULE_TYPES = ("manual", "daily", "weekly", "monthly", "crontab")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # The column's size (Scan.schedule_timezone); the longest IANA name is about 32.
@@ -33,13 +35,8 @@ TIMEZONE_MAX_LENGTH = 64
 CRON_MAX_LENGTH = 120  # Scan.schedule_cron
 
 
-class ScheduleError(ValueError):
+class ScheduleError(InputInvalid):
     """A schedule that cannot run; `field` names the setting at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

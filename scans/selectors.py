@@ -131,10 +131,6 @@ def scan_list(*, tenant: Tenant) -> list[ScanRow]:
     ]
 
 
-def scan_for_tenant(*, tenant: Tenant, scan_id) -> Scan | None:
-    return Scan.objects.for_tenant(tenant).select_related("profile").filter(pk=scan_id).first()
-
-
 def run_stats(*, tenant: Tenant) -> dict[str, int]:
     """The Runs tab's cards: runs, not sessions, in one aggregate over one row per run.
 
@@ -181,23 +177,15 @@ def run_list(*, tenant: Tenant, limit: int = SESSION_LIST_LIMIT) -> list[RunGrou
     ]
 
 
-def session_for_tenant(*, tenant: Tenant, session_id) -> ScanSession | None:
-    return ScanSession.objects.for_tenant(tenant).filter(pk=session_id).first()
+# What the details sheet reads with its session: one query, the view fetches it by id.
+SESSION_SHEET_ROWS = ScanSession.objects.select_related("scan", "agent", "created_by", "retried_by")
 
 
-def session_detail(*, tenant: Tenant, session_id) -> SessionDetail | None:
-    """One session for its details sheet: the session, then its commands with their
-    events (the command log). Three queries."""
-    session = (
-        ScanSession.objects.for_tenant(tenant)
-        .select_related("scan", "agent", "created_by", "retried_by")
-        .filter(pk=session_id)
-        .first()
-    )
-    if session is None:
-        return None
+def session_detail(*, session: ScanSession) -> SessionDetail:
+    """One session (read from SESSION_SHEET_ROWS) for its details sheet: its commands
+    with their events (the command log). Two queries."""
     commands = list(
-        Command.objects.for_tenant(tenant)
+        Command.objects.for_tenant(session.tenant_id)
         .filter(scan_session=session)
         .select_related("agent")
         .prefetch_related(Prefetch("events", queryset=CommandEvent.objects.select_related("agent")))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents.models import Command, CommandStatus, CommandType
 from agents.queue import command_cancel
 from rediverio.audit import audit_record, changes_between
+from rediverio.errors import Conflict, InputInvalid, PlanLimitReached
 from rediverio.lib.ids import uuid7
 from rediverio.metrics import SCAN_EXECUTION_DURATION, SCANS_SCHEDULED
 from rediverio.models import AuditAction, Tenant
@@ -143,15 +144,9 @@ def session_record_ingest(
 # ------------------------------------------------------------------- scan definitions
 
 
-class ScanInvalid(ValueError):
+class ScanInvalid(InputInvalid):
     """A scan that cannot be saved; `field` names the setting at fault, `details` every
     field at fault when there are several."""
-
-    def __init__(self, field: str, message: str, details: dict[str, list[str]] | None = None):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.details = details or {field: [message]}
 
 
 def _check_scanner_config(*, tenant: Tenant, by, config, before: dict | None) -> None:
@@ -165,11 +160,13 @@ def _check_scanner_config(*, tenant: Tenant, by, config, before: dict | None) ->
         raise ScanInvalid(field, message, {f: [m] for f, m in refusals.items()})
 
 
-class ScanLimitReached(Exception):
+class ScanLimitReached(PlanLimitReached):
     pass
 
 
-class ConcurrencyLimitReached(Exception):
+class ConcurrencyLimitReached(Conflict):
+    code = "CONCURRENCY_LIMIT"
+
     @classmethod
     def of(cls, scan: Scan) -> ConcurrencyLimitReached:
         profile = scan.profile
@@ -443,11 +440,18 @@ def session_cancel(
         audit_record(
             tenant=session.tenant,
             by=by,
-            action=AuditAction.RUN_STOPPED,
+            action=AuditAction.SESSION_STOPPED,
             target=session,
             details={"run_id": session.run_id, "reason": reason},
         )
     return session
+
+
+class RetryRefused(Conflict):
+    """The session cannot be retried now: not finished, retried already, or its tool and
+    target are no longer part of the scan."""
+
+    code = "NOT_FINISHED"
 
 
 @transaction.atomic
@@ -456,7 +460,7 @@ def session_retry(*, session: ScanSession, by=None) -> ScanSession:
     and stage (scans/runs.py). A finished run becomes active again, so the profile's
     concurrency limit applies; the run's other stages do not run again."""
     if session.scan_id is None:
-        raise ScanInvalid("status", "only a finished session of a scan can be retried")
+        raise RetryRefused("Only a finished session of a scan can be retried.")
     # The scan's row orders this with the run's sessions finishing (see `advance`).
     scan = (
         Scan.objects.select_for_update(no_key=True, of=("self",))
@@ -466,9 +470,9 @@ def session_retry(*, session: ScanSession, by=None) -> ScanSession:
     run = list(ScanSession.objects.for_tenant(session.tenant).filter(run_id=session.run_id))
     session = next(s for s in run if s.pk == session.pk)  # as it is now, not as it was read
     if not session.is_finished:
-        raise ScanInvalid("status", "only a finished session of a scan can be retried")
+        raise RetryRefused("Only a finished session of a scan can be retried.")
     if any(s.retry_of_id == session.pk for s in run):
-        raise ScanInvalid("status", "this attempt was retried already; retry its latest attempt")
+        raise RetryRefused("This attempt was retried already; retry its latest attempt.")
     if not run_is_active(run):
         if not scans_with_room([scan]):
             raise ConcurrencyLimitReached.of(scan)
@@ -483,15 +487,14 @@ def session_retry(*, session: ScanSession, by=None) -> ScanSession:
         retry_of=session,
     )
     if not started.sessions:
-        raise ScanInvalid(
-            "targets",
-            f"{session.scanner_name} on {session.asset_value} is no longer part of the scan",
+        raise RetryRefused(
+            f"{session.scanner_name} on {session.asset_value} is no longer part of the scan."
         )
     (retried,) = started.sessions
     audit_record(
         tenant=session.tenant,
         by=by,
-        action=AuditAction.RUN_RETRIED,
+        action=AuditAction.SESSION_RETRIED,
         target=session,
         details={"run_id": session.run_id, "attempt": str(retried.pk)},
     )

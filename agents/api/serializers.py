@@ -15,9 +15,12 @@ from agents.models import (
     CommandPriority,
     ExecutionMode,
 )
+from rediverio.validators import no_null_characters
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+REPORTED_STATUSES = ["running", "stopped", "stopping", "error"]
+MAX_INT = 2**31 - 1  # PostgreSQL's integer
 
 
 class CommandSerializer(serializers.ModelSerializer):
@@ -85,6 +88,72 @@ def command_wire(command: Command) -> dict:
         "completed_at": _when(command.completed_at),
         "result": command.result,
     }
+
+
+# The agent protocol's bodies. drf-spectacular names each component after its class
+# (without "Serializer"), so these names are the wire documentation's too.
+
+
+class HeartbeatRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    status = serializers.ChoiceField(choices=REPORTED_STATUSES, required=False)
+    version = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    hostname = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    scanners = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=200
+    )
+    collectors = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=200
+    )
+    tools = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=200
+    )
+    capabilities = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=100
+    )
+    # Bounded: a number past the database's integer column is a 400, not a 500.
+    uptime_seconds = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+    total_scans = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+    # DRF's metaclass takes declared fields off the class: this `errors` is the
+    # heartbeat's field, and `Serializer.errors` stays what it is.
+    errors = serializers.IntegerField(  # type: ignore[assignment]
+        required=False, min_value=0, max_value=MAX_INT
+    )
+    cpu_percent = serializers.FloatField(required=False, min_value=0, max_value=100)
+    memory_percent = serializers.FloatField(required=False, min_value=0, max_value=100)
+    active_jobs = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+
+
+class HeartbeatReplySerializer(serializers.Serializer):
+    status = serializers.CharField()
+    agent_id = serializers.UUIDField()
+    tenant_id = serializers.UUIDField()
+
+
+class CommandsPollQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, default=10)
+
+
+class CommandProgressRequestSerializer(serializers.Serializer):
+    percent = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    progress = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    def validate(self, attrs):
+        if "percent" not in attrs and "progress" not in attrs:
+            raise serializers.ValidationError({"percent": "This field is required."})
+        return attrs
+
+
+class CommandCompleteRequestSerializer(serializers.Serializer):
+    result = serializers.DictField(required=False, default=dict, validators=[no_null_characters])
+
+
+class CommandFailRequestSerializer(serializers.Serializer):
+    error_message = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    error = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
 
 
 def _slugs(values: list[str]) -> list[str]:
@@ -202,3 +271,22 @@ class AgentPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = AgentSerializer(many=True)
+
+
+class AgentCreatedSerializer(AgentSerializer):
+    api_key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(AgentSerializer.Meta):
+        fields = [*AgentSerializer.Meta.fields, "api_key"]
+
+
+class AgentKeyRotateRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    revoke_others = serializers.BooleanField(
+        required=False, default=False, help_text="Revoke the agent's other keys at once."
+    )
+
+
+class AgentKeyIssuedSerializer(serializers.Serializer):
+    api_key = serializers.CharField(help_text="Shown once; store it now.")
+    key = AgentKeySerializer()

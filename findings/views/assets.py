@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from uuid import UUID
+
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import path
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from findings.models import Asset, AssetDependency, AssetType, Provider
 from rediverio.http import AppRequest, team_required
+from rediverio.tenancy import get_for_tenant_or_404
 
 PAGE_SIZE = 50
 
@@ -39,11 +40,8 @@ def assets_page(request: AppRequest) -> HttpResponse:
 
 @team_required
 @require_GET
-def asset_page(request: AppRequest, asset_id) -> HttpResponse:
-    try:
-        asset = get_object_or_404(Asset.objects.for_tenant(request.tenant), pk=asset_id)
-    except ValidationError as exc:
-        raise Http404 from exc
+def asset_page(request: AppRequest, asset_id: UUID) -> HttpResponse:
+    asset = get_for_tenant_or_404(Asset.objects.all(), request.tenant, asset_id)
     components = (
         AssetDependency.objects.for_tenant(request.tenant)
         .filter(asset=asset)
@@ -55,10 +53,3 @@ def asset_page(request: AppRequest, asset_id) -> HttpResponse:
         "assets/detail.html",
         {"asset": asset, "components": components[:1000], "component_count": components.count()},
     )
-
-
-app_name = "assets"
-urlpatterns = [
-    path("", assets_page, name="list"),
-    path("<str:asset_id>/", asset_page, name="detail"),
-]

@@ -4,41 +4,29 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from findings.forms import BulkTriageForm, FindingFilterForm, TriageForm
 from findings.lifecycle import triage_targets
-from findings.models import Finding, FindingStatus, Severity, SourceCategory
+from findings.models import Finding, FindingStatus
 from findings.selectors import (
-    DEFAULT_SORT,
-    FILTER_EARLIEST,
-    FILTER_LATEST,
-    SORTS,
-    BadCursor,
-    FindingFilters,
+    FINDING_PAGE_ROWS,
     asset_options,
-    decode_cursor,
-    finding_get,
     finding_sightings,
     findings_page,
     triage_log,
 )
-from findings.services import (
-    TRIAGE_BULK_MAX,
-    TRIAGE_NOTE_MAX,
-    finding_triage,
-    findings_triage_bulk,
-)
+from findings.services import TRIAGE_BULK_MAX, TRIAGE_NOTE_MAX, finding_triage, findings_triage_bulk
 from rediverio.http import AppRequest, team_required
 from rediverio.models import Role
+from rediverio.tenancy import get_for_tenant_or_404
 
 tenant_required = team_required
 
@@ -59,101 +47,6 @@ def _link(value: str) -> str | None:
 
 def _status_choices(statuses) -> list[tuple[str, str]]:
     return [(s, FindingStatus(s).label) for s in statuses]
-
-
-# --------------------------------------------------------------------------------- forms
-
-
-class UUIDListField(forms.Field):
-    widget = forms.MultipleHiddenInput
-
-    def to_python(self, value) -> list[UUID]:
-        try:
-            return [UUID(str(v)) for v in value or []]
-        except ValueError as exc:
-            raise ValidationError("Not a finding id.", code="invalid") from exc
-
-
-def _date_filter() -> forms.DateField:
-    return forms.DateField(
-        required=False,
-        widget=forms.DateInput(
-            {"type": "date", "min": FILTER_EARLIEST.isoformat(), "max": FILTER_LATEST.isoformat()}
-        ),
-        validators=[MinValueValidator(FILTER_EARLIEST), MaxValueValidator(FILTER_LATEST)],
-    )
-
-
-class FindingFilterForm(forms.Form):
-    severity = forms.MultipleChoiceField(
-        choices=Severity.choices, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    status = forms.MultipleChoiceField(
-        choices=FindingStatus.choices, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    tool = forms.CharField(required=False, max_length=100)
-    category = forms.ChoiceField(
-        choices=[("", "Any category"), *SourceCategory.choices], required=False
-    )
-    asset = forms.UUIDField(required=False)  # the <select> is drawn by the template
-    session = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    first_seen_from = _date_filter()
-    first_seen_to = _date_filter()
-    last_seen_from = _date_filter()
-    last_seen_to = _date_filter()
-    q = forms.CharField(required=False, max_length=200, strip=True)
-    sort = forms.ChoiceField(
-        choices=[(k, s.label) for k, s in SORTS.items()], required=False, initial=DEFAULT_SORT
-    )
-    after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
-
-    def clean(self) -> dict:
-        super().clean()
-        data = self.cleaned_data
-        sort = data.get("sort") or DEFAULT_SORT
-        data["sort"] = sort
-        if data.get("after"):
-            try:
-                decode_cursor(data["after"], sort)
-            except BadCursor:
-                self.add_error("after", "That page link has expired; showing the first page.")
-                data["after"] = ""
-        return data
-
-    def filters(self) -> FindingFilters:
-        """The valid part of the query: a bad field is reported and ignored, not fatal."""
-        data = self.cleaned_data
-        return FindingFilters(
-            severities=tuple(data.get("severity") or ()),
-            statuses=tuple(data.get("status") or ()),
-            tool=data.get("tool") or "",
-            source_category=data.get("category") or "",
-            asset_id=data.get("asset"),
-            session_id=data.get("session"),
-            first_seen_from=data.get("first_seen_from"),
-            first_seen_to=data.get("first_seen_to"),
-            last_seen_from=data.get("last_seen_from"),
-            last_seen_to=data.get("last_seen_to"),
-            text=data.get("q") or "",
-        )
-
-
-class TriageForm(forms.Form):
-    status = forms.ChoiceField(choices=FindingStatus.choices)
-    note = forms.CharField(
-        required=False, max_length=TRIAGE_NOTE_MAX, widget=forms.Textarea({"rows": 3})
-    )
-
-
-class BulkTriageForm(TriageForm):
-    ids = UUIDListField(error_messages={"required": "Select at least one finding."})
-    next = forms.CharField(required=False, max_length=2000)
-
-    def clean_ids(self) -> list[UUID]:
-        ids = self.cleaned_data["ids"]
-        if len(ids) > TRIAGE_BULK_MAX:
-            raise ValidationError(f"Select at most {TRIAGE_BULK_MAX} findings at a time.")
-        return ids
 
 
 # --------------------------------------------------------------------------------- views
@@ -212,10 +105,7 @@ def _detail_context(request: AppRequest, finding: Finding, **extra) -> dict:
 
 
 def _finding_or_404(request: AppRequest, finding_id: UUID) -> Finding:
-    finding = finding_get(tenant=request.tenant, finding_id=finding_id)
-    if finding is None:
-        raise Http404("No such finding.")
-    return finding
+    return get_for_tenant_or_404(FINDING_PAGE_ROWS, request.tenant, finding_id)
 
 
 @require_GET
@@ -290,11 +180,3 @@ def findings_bulk_triage(request: AppRequest) -> HttpResponse:
         level = messages.WARNING if result.skipped else messages.SUCCESS
         messages.add_message(request, level, result.summary())
     return redirect(back)
-
-
-urlpatterns = [
-    path("", finding_list, name="list"),
-    path("triage/", findings_bulk_triage, name="bulk_triage"),
-    path("<uuid:finding_id>/", finding_detail, name="detail"),
-    path("<uuid:finding_id>/triage/", finding_triage_view, name="triage"),
-]

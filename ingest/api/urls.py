@@ -1,3 +1,6 @@
+"""The ingest API's addresses: reports from agents and uploads by people; the project
+URLconf mounts them under /api/v1/."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -11,10 +14,10 @@ urlpatterns = [
     path("agent/ingest/check", views.AgentIngestCheckApi.as_view(), name="agent-ingest-check"),
     path("agent/ingest/chunk", views.AgentIngestChunkApi.as_view(), name="agent-ingest-chunk"),
     path(
-        "agent/ingest/<str:ingest_id>",
+        "agent/ingest/<uuid:ingest_id>",
         views.AgentIngestStatusApi.as_view(),
         name="agent-ingest-status",
     ),
     path("ingest/upload", views.IngestUploadApi.as_view(), name="ingest-upload"),
-    path("ingest/<str:ingest_id>", views.IngestStatusApi.as_view(), name="ingest-status"),
+    path("ingest/<uuid:ingest_id>", views.IngestStatusApi.as_view(), name="ingest-status"),
 ]

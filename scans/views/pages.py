@@ -10,27 +10,30 @@ place, htmx requests (polling, actions) get the fragment alone.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
+from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
+from rediverio.errors import ServiceError
 from rediverio.http import AppRequest, role_required, team_required
 from rediverio.models import Role
-from scans.models import ScanStatus
+from rediverio.tenancy import get_for_tenant_or_404
+from scans.models import Scan, ScanSession, ScanStatus
 from scans.selectors import (
     SESSION_LIST_LIMIT,
+    SESSION_SHEET_ROWS,
     run_list,
     run_stats,
-    scan_for_tenant,
     scan_list,
     scan_stats,
     session_detail,
-    session_for_tenant,
 )
 from scans.services import (
     ConcurrencyLimitReached,
@@ -96,18 +99,15 @@ def _after_scan_action(request: AppRequest) -> HttpResponse:
     return redirect("scans:list")
 
 
-def _scan_or_404(request: AppRequest, scan_id):
-    scan = scan_for_tenant(tenant=request.tenant, scan_id=scan_id)
-    if scan is None:
-        raise Http404("No such scan.")
-    return scan
+def _scan_or_404(request: AppRequest, scan_id: UUID) -> Scan:
+    return get_for_tenant_or_404(Scan.objects.select_related("profile"), request.tenant, scan_id)
 
 
 @login_required
 @team_required
 @member_required
 @require_POST
-def scan_trigger_view(request: AppRequest, scan_id) -> HttpResponse:
+def scan_trigger_view(request: AppRequest, scan_id: UUID) -> HttpResponse:
     scan = _scan_or_404(request, scan_id)
     # The API's limit, counted in the same bucket (scans/throttle.py).
     wait = trigger_wait(request)
@@ -136,7 +136,7 @@ def scan_trigger_view(request: AppRequest, scan_id) -> HttpResponse:
 @team_required
 @member_required
 @require_POST
-def scan_pause_view(request: AppRequest, scan_id) -> HttpResponse:
+def scan_pause_view(request: AppRequest, scan_id: UUID) -> HttpResponse:
     return _set_status(request, scan_id, ScanStatus.PAUSED, "paused")
 
 
@@ -144,11 +144,11 @@ def scan_pause_view(request: AppRequest, scan_id) -> HttpResponse:
 @team_required
 @member_required
 @require_POST
-def scan_activate_view(request: AppRequest, scan_id) -> HttpResponse:
+def scan_activate_view(request: AppRequest, scan_id: UUID) -> HttpResponse:
     return _set_status(request, scan_id, ScanStatus.ACTIVE, "activated")
 
 
-def _set_status(request: AppRequest, scan_id, status: str, done: str) -> HttpResponse:
+def _set_status(request: AppRequest, scan_id: UUID, status: str, done: str) -> HttpResponse:
     scan = _scan_or_404(request, scan_id)
     try:
         scan_set_status(scan=scan, status=status, by=request.user)
@@ -163,7 +163,7 @@ def _set_status(request: AppRequest, scan_id, status: str, done: str) -> HttpRes
 @team_required
 @member_required
 @require_POST
-def scan_delete_view(request: AppRequest, scan_id) -> HttpResponse:
+def scan_delete_view(request: AppRequest, scan_id: UUID) -> HttpResponse:
     scan = _scan_or_404(request, scan_id)
     name = scan.name
     scan_delete(scan=scan, by=request.user)
@@ -200,11 +200,8 @@ def runs_page(request: AppRequest) -> HttpResponse:
     return render(request, "scans/runs.html", context)
 
 
-def _session_or_404(request: AppRequest, session_id):
-    session = session_for_tenant(tenant=request.tenant, session_id=session_id)
-    if session is None:
-        raise Http404("No such session.")
-    return session
+def _session_or_404(request: AppRequest, session_id: UUID) -> ScanSession:
+    return get_for_tenant_or_404(ScanSession.objects.all(), request.tenant, session_id)
 
 
 def _after_session_action(request: AppRequest, sheet_of=None) -> HttpResponse:
@@ -220,7 +217,7 @@ def _after_session_action(request: AppRequest, sheet_of=None) -> HttpResponse:
 @team_required
 @member_required
 @require_POST
-def session_stop_view(request: AppRequest, session_id) -> HttpResponse:
+def session_stop_view(request: AppRequest, session_id: UUID) -> HttpResponse:
     session = _session_or_404(request, session_id)
     if session.is_finished:
         messages.error(request, f"This session is already {session.get_status_display().lower()}.")
@@ -236,14 +233,11 @@ def session_stop_view(request: AppRequest, session_id) -> HttpResponse:
 @team_required
 @member_required
 @require_POST
-def session_retry_view(request: AppRequest, session_id) -> HttpResponse:
+def session_retry_view(request: AppRequest, session_id: UUID) -> HttpResponse:
     session = _session_or_404(request, session_id)
     try:
         retried = session_retry(session=session, by=request.user)
-    except ScanInvalid as exc:
-        messages.error(request, f"Not retried: {exc.message}.")
-        return _after_session_action(request, sheet_of=session)
-    except ConcurrencyLimitReached as exc:
+    except ServiceError as exc:  # not retryable now, or the profile runs its most scans
         messages.error(request, f"Not retried: {exc}")
         return _after_session_action(request, sheet_of=session)
     messages.success(request, f"{retried.scanner_name} on {retried.asset_value} queued again.")
@@ -253,10 +247,9 @@ def session_retry_view(request: AppRequest, session_id) -> HttpResponse:
 @login_required
 @team_required
 @require_GET
-def session_page(request: AppRequest, session_id) -> HttpResponse:
-    detail = session_detail(tenant=request.tenant, session_id=session_id)
-    if detail is None:
-        raise Http404("No such session.")
+def session_page(request: AppRequest, session_id: UUID) -> HttpResponse:
+    session = get_for_tenant_or_404(SESSION_SHEET_ROWS, request.tenant, session_id)
+    detail = session_detail(session=session)
     tab = request.GET.get("tab", "overview")
     context = {
         **_page_context(request, "runs"),
@@ -275,7 +268,7 @@ def session_page(request: AppRequest, session_id) -> HttpResponse:
 @login_required
 @team_required
 @require_GET
-def session_page_moved(request: AppRequest, session_id) -> HttpResponse:
+def session_page_moved(request: AppRequest, session_id: UUID) -> HttpResponse:
     """The sheet's former address, /scans/runs/<session id>/, kept for bookmarks and links
     already sent: a permanent redirect to the session's page, its tab kept. It answers as
     the page does (sign-in, a team, and the session must be the team's), so it tells an
@@ -285,17 +278,3 @@ def session_page_moved(request: AppRequest, session_id) -> HttpResponse:
     if tab := request.GET.get("tab"):
         url += "?tab=" + (tab if tab in SESSION_SHEET_TABS else "overview")
     return HttpResponsePermanentRedirect(url)
-
-
-urlpatterns = [
-    path("", scans_page, name="list"),
-    path("<uuid:scan_id>/trigger/", scan_trigger_view, name="trigger"),
-    path("<uuid:scan_id>/pause/", scan_pause_view, name="pause"),
-    path("<uuid:scan_id>/activate/", scan_activate_view, name="activate"),
-    path("<uuid:scan_id>/delete/", scan_delete_view, name="delete"),
-    path("runs/", runs_page, name="runs"),
-    path("runs/<uuid:session_id>/", session_page_moved, name="session_moved"),
-    path("sessions/<uuid:session_id>/", session_page, name="session"),
-    path("sessions/<uuid:session_id>/stop/", session_stop_view, name="session_stop"),
-    path("sessions/<uuid:session_id>/retry/", session_retry_view, name="session_retry"),
-]

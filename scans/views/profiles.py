@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import path
+from uuid import UUID
+
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from rediverio.http import AppRequest, team_required
+from rediverio.tenancy import get_for_tenant_or_404
 from scans.models import ScanProfile
 from scans.quality_gate import QualityGate
 
@@ -23,11 +24,8 @@ def profiles_page(request: AppRequest) -> HttpResponse:
 
 @team_required
 @require_GET
-def profile_page(request: AppRequest, profile_id) -> HttpResponse:
-    try:
-        profile = get_object_or_404(ScanProfile.objects.for_tenant(request.tenant), pk=profile_id)
-    except ValidationError as exc:
-        raise Http404 from exc
+def profile_page(request: AppRequest, profile_id: UUID) -> HttpResponse:
+    profile = get_for_tenant_or_404(ScanProfile.objects.all(), request.tenant, profile_id)
     gate = QualityGate.from_dict(profile.quality_gate or {})
     return render(
         request,
@@ -39,10 +37,3 @@ def profile_page(request: AppRequest, profile_id) -> HttpResponse:
             "scans": profile.scans.all(),
         },
     )
-
-
-app_name = "profiles"
-urlpatterns = [
-    path("", profiles_page, name="list"),
-    path("<str:profile_id>/", profile_page, name="detail"),
-]

@@ -16,8 +16,8 @@ from uuid import UUID
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
@@ -26,6 +26,7 @@ from agents.selectors import tool_coverage
 from findings.models import Asset
 from rediverio.http import AppRequest, team_required
 from rediverio.models import Role
+from rediverio.tenancy import get_for_tenant_or_404
 from scans.drafts import scan_create_from_draft, scan_draft_save_step, scan_draft_start
 from scans.forms import (
     BasicInfoForm,
@@ -166,29 +167,15 @@ def review(request: AppRequest, draft_id: UUID) -> HttpResponse:
     return render(request, REVIEW.template, context, status=status)
 
 
-urlpatterns = [
-    path("new/", new, name="new"),
-    path("new/<uuid:draft_id>/basic/", basic, name="wizard-basic"),
-    path("new/<uuid:draft_id>/targets/", targets, name="wizard-targets"),
-    path("new/<uuid:draft_id>/options/", options, name="wizard-options"),
-    path("new/<uuid:draft_id>/schedule/", schedule, name="wizard-schedule"),
-    path(
-        "new/<uuid:draft_id>/schedule/preview/",
-        schedule_preview,
-        name="wizard-schedule-preview",
-    ),
-    path("new/<uuid:draft_id>/review/", review, name="wizard-review"),
-]
-
-
 # ---------------------------------------------------------------------------- helpers
 
 
 def _draft(request: AppRequest, draft_id: UUID) -> ScanDraft:
     # A draft is its author's, in its team: any other id is simply not found.
-    return get_object_or_404(
-        ScanDraft.objects.for_tenant(request.tenant).select_related("tenant"),
-        pk=draft_id,
+    return get_for_tenant_or_404(
+        ScanDraft.objects.select_related("tenant"),
+        request.tenant,
+        draft_id,
         created_by=request.user,
     )
 

@@ -38,7 +38,7 @@ from scans.runs import current_sessions, run_counts_from, run_counts_of
 from scans.scheduler import tick
 from scans.services import (
     ConcurrencyLimitReached,
-    ScanInvalid,
+    RetryRefused,
     scan_create,
     scan_trigger,
     session_cancel,
@@ -202,7 +202,7 @@ class RunAccountingExamples(TestCase):
         for command in self.team.lease():
             self.team.complete(command)
         session_retry(session=run.sessions[0])
-        with self.assertRaises(ScanInvalid):
+        with self.assertRaises(RetryRefused):
             session_retry(session=run.sessions[0])
 
     def test_retrying_a_first_stage_session_does_not_run_the_rest_again(self):
@@ -366,7 +366,7 @@ class RunAccountingMachine(RuleBasedStateMachine):
     def retry(self, index):
         finished = [s for s in self.sessions(scan__isnull=False) if s.is_finished]
         if finished:
-            with contextlib.suppress(ScanInvalid, ConcurrencyLimitReached):
+            with contextlib.suppress(RetryRefused, ConcurrencyLimitReached):
                 session_retry(session=finished[index % len(finished)])
 
     @rule(seconds=st.sampled_from([django_settings.COMMAND_ACK_TIMEOUT_SECONDS + 1, 86_460]))

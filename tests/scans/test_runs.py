@@ -16,6 +16,7 @@ from agents.services import agent_create, agent_heartbeat
 from scans.models import Scan, ScanSession
 from scans.services import (
     ConcurrencyLimitReached,
+    RetryRefused,
     ScanInvalid,
     ScanLimitReached,
     scan_clone,
@@ -213,7 +214,7 @@ class Triggering(TestCase):
 
     def test_retry_runs_the_same_tool_on_the_same_target_again(self):
         run = scan_trigger(scan=self.scan())
-        with self.assertRaises(ScanInvalid):
+        with self.assertRaises(RetryRefused):
             session_retry(session=run.sessions[0])  # still running
         session_cancel(session=run.sessions[0])
         retried = session_retry(session=ScanSession.objects.get(pk=run.sessions[0].pk))

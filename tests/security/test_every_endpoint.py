@@ -79,70 +79,75 @@ PAGES: dict[str, dict[str, Role]] = {
     "findings/<uuid:finding_id>/triage/": {"POST": MEMBER},
     "agents/": {"GET": VIEWER},
     "agents/register/": {"POST": ADMIN},
-    "agents/<str:agent_id>/": {"GET": VIEWER},
-    "agents/<str:agent_id>/disable/": {"POST": ADMIN},
-    "agents/<str:agent_id>/enable/": {"POST": ADMIN},
-    "agents/<str:agent_id>/revoke/": {"POST": ADMIN},
+    "agents/<uuid:agent_id>/": {"GET": VIEWER},
+    "agents/<uuid:agent_id>/disable/": {"POST": ADMIN},
+    "agents/<uuid:agent_id>/enable/": {"POST": ADMIN},
+    "agents/<uuid:agent_id>/revoke/": {"POST": ADMIN},
     "assets/": {"GET": VIEWER},
-    "assets/<str:asset_id>/": {"GET": VIEWER},
+    "assets/<uuid:asset_id>/": {"GET": VIEWER},
     "profiles/": {"GET": VIEWER},
-    "profiles/<str:profile_id>/": {"GET": VIEWER},
+    "profiles/<uuid:profile_id>/": {"GET": VIEWER},
     "audit/": {"GET": ADMIN},
 }
 
 # The management API (a user's `rdu_` token, or the dashboard's session).
 USER_API: dict[str, dict[str, Role]] = {
     "api/v1/agents": {"GET": VIEWER, "POST": ADMIN},
-    "api/v1/agents/<str:agent_id>": {"GET": VIEWER, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
-    "api/v1/agents/<str:agent_id>/keys": {"GET": VIEWER, "POST": ADMIN},
-    "api/v1/agents/<str:agent_id>/keys/<str:key_id>": {"DELETE": ADMIN},
+    "api/v1/agents/<uuid:agent_id>": {"GET": VIEWER, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
+    "api/v1/agents/<uuid:agent_id>/keys": {"GET": VIEWER, "POST": ADMIN},
+    "api/v1/agents/<uuid:agent_id>/keys/<uuid:key_id>": {"DELETE": ADMIN},
     "api/v1/ingest/upload": {"POST": MEMBER},
-    "api/v1/ingest/<str:ingest_id>": {"GET": VIEWER},
+    "api/v1/ingest/<uuid:ingest_id>": {"GET": VIEWER},
     "api/v1/scans": {"GET": VIEWER, "POST": MEMBER},
     "api/v1/scans/stats": {"GET": VIEWER},
     "api/v1/scans/schedule-preview": {"POST": VIEWER},
-    "api/v1/scans/<str:scan_id>": {"GET": VIEWER, "PUT": MEMBER, "PATCH": MEMBER, "DELETE": MEMBER},
-    "api/v1/scans/<str:scan_id>/trigger": {"POST": MEMBER},
-    "api/v1/scans/<str:scan_id>/pause": {"POST": MEMBER},
-    "api/v1/scans/<str:scan_id>/activate": {"POST": MEMBER},
-    "api/v1/scans/<str:scan_id>/disable": {"POST": MEMBER},
-    "api/v1/scans/<str:scan_id>/clone": {"POST": MEMBER},
-    "api/v1/scans/<str:scan_id>/runs": {"GET": VIEWER},
-    "api/v1/scan-sessions/<str:session_id>": {"GET": VIEWER},
-    "api/v1/scan-sessions/<str:session_id>/stop": {"POST": MEMBER},
-    "api/v1/scan-sessions/<str:session_id>/retry": {"POST": MEMBER},
+    "api/v1/scans/<uuid:scan_id>": {
+        "GET": VIEWER,
+        "PUT": MEMBER,
+        "PATCH": MEMBER,
+        "DELETE": MEMBER,
+    },
+    "api/v1/scans/<uuid:scan_id>/trigger": {"POST": MEMBER},
+    "api/v1/scans/<uuid:scan_id>/pause": {"POST": MEMBER},
+    "api/v1/scans/<uuid:scan_id>/activate": {"POST": MEMBER},
+    "api/v1/scans/<uuid:scan_id>/disable": {"POST": MEMBER},
+    "api/v1/scans/<uuid:scan_id>/clone": {"POST": MEMBER},
+    "api/v1/scans/<uuid:scan_id>/runs": {"GET": VIEWER},
+    "api/v1/scan-sessions/<uuid:session_id>": {"GET": VIEWER},
+    "api/v1/scan-sessions/<uuid:session_id>/stop": {"POST": MEMBER},
+    "api/v1/scan-sessions/<uuid:session_id>/retry": {"POST": MEMBER},
     "api/v1/scan-profiles": {"GET": VIEWER, "POST": ADMIN},
-    "api/v1/scan-profiles/<str:profile_id>": {
+    "api/v1/scan-profiles/<uuid:profile_id>": {
         "GET": VIEWER,
         "PUT": ADMIN,
         "PATCH": ADMIN,
         "DELETE": ADMIN,
     },
-    "api/v1/scan-profiles/<str:profile_id>/clone": {"POST": ADMIN},
-    "api/v1/scan-profiles/<str:profile_id>/quality-gate": {"PUT": ADMIN},
-    "api/v1/scan-profiles/<str:profile_id>/evaluate-quality-gate": {"POST": VIEWER},
+    "api/v1/scan-profiles/<uuid:profile_id>/clone": {"POST": ADMIN},
+    "api/v1/scan-profiles/<uuid:profile_id>/quality-gate": {"PUT": ADMIN},
+    "api/v1/scan-profiles/<uuid:profile_id>/evaluate-quality-gate": {"POST": VIEWER},
 }
 
 # The agent API (an agent's `rdv_` key): the methods it answers.
 AGENT_API: dict[str, tuple[str, ...]] = {
     "api/v1/agent/heartbeat": ("POST",),
     "api/v1/agent/commands": ("GET",),
-    "api/v1/agent/commands/<str:command_id>/acknowledge": ("POST",),
-    "api/v1/agent/commands/<str:command_id>/ack": ("POST",),
-    "api/v1/agent/commands/<str:command_id>/start": ("POST",),
-    "api/v1/agent/commands/<str:command_id>/progress": ("POST",),
-    "api/v1/agent/commands/<str:command_id>/complete": ("POST",),
-    "api/v1/agent/commands/<str:command_id>/fail": ("POST",),
+    "api/v1/agent/commands/<uuid:command_id>/acknowledge": ("POST",),
+    "api/v1/agent/commands/<uuid:command_id>/ack": ("POST",),
+    "api/v1/agent/commands/<uuid:command_id>/start": ("POST",),
+    "api/v1/agent/commands/<uuid:command_id>/progress": ("POST",),
+    "api/v1/agent/commands/<uuid:command_id>/complete": ("POST",),
+    "api/v1/agent/commands/<uuid:command_id>/fail": ("POST",),
     "api/v1/agent/ingest": ("POST",),
     "api/v1/agent/ingest/ris": ("POST",),
     "api/v1/agent/ingest/sarif": ("POST",),
     "api/v1/agent/ingest/check": ("POST",),
     "api/v1/agent/ingest/chunk": ("POST",),
-    "api/v1/agent/ingest/<str:ingest_id>": ("GET",),
+    "api/v1/agent/ingest/<uuid:ingest_id>": ("GET",),
 }
 
 # Valid bodies where an empty one is refused before the row is looked up.
-AGENT_BODIES = {"api/v1/agent/commands/<str:command_id>/progress": {"percent": 10}}
+AGENT_BODIES = {"api/v1/agent/commands/<uuid:command_id>/progress": {"percent": 10}}
 
 # Open to anyone, on purpose: sign-in, load balancer probes, the API's documentation.
 PUBLIC = {"login/", "healthz", "readyz", "api/schema/", "api/docs/"}
@@ -235,9 +240,9 @@ def path_for(route: str, team: Team, user, *, key_agent=None) -> str:
         return row_for(param, team, user)
 
     # agents/<agent_id>/keys/<key_id>: the key belongs to the agent in the same URL.
-    if "<str:key_id>" in route:
+    if "<uuid:key_id>" in route:
         agent = AgentFactory(tenant=team.tenant)
-        route = route.replace("<str:agent_id>", str(agent.pk))
+        route = route.replace("<uuid:agent_id>", str(agent.pk))
         key_agent = agent
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", fill, route)
 
